@@ -1,0 +1,34 @@
+// ApiServer: the REST API v1 (ARCHITECTURE.md §5) over cpp-httplib. Routes read the engine's
+// current snapshot or send commands to it; every route but /healthz, /readyz and the webhooks
+// needs a bearer token whose role grants the route's permission.
+// Bind() then Run() on one thread; Stop() from any thread.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "shipd/common/clock.h"
+#include "shipd/common/result.h"
+#include "shipd/engine/engine.h"
+
+namespace shipd {
+
+struct ApiOptions {
+  size_t max_body_bytes = 1024 * 1024;
+  int threads = 16;
+};
+
+class ApiServer {
+ public:
+  virtual ~ApiServer() = default;
+  // Returns the bound port (useful with port 0).
+  virtual Result<int> Bind(const std::string& host, int port) = 0;
+  // Serves until Stop(); returns when the listener is closed.
+  virtual void Run() = 0;
+  virtual void Stop() = 0;
+};
+
+std::unique_ptr<ApiServer> MakeApiServer(Engine& engine, const Clock& clock, ApiOptions options);
+
+}  // namespace shipd

@@ -1,0 +1,32 @@
+// DaemonConfig: shipd's own settings, from shipd.yaml and command-line flags (flags win).
+// Plain value type.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+
+#include "shipd/common/result.h"
+
+namespace shipd {
+
+struct DaemonConfig {
+  std::string listen = "127.0.0.1:7700";          // host:port; port 0 picks a free port
+  std::filesystem::path data_dir = "shipd-data";  // holds shipd.db
+  std::filesystem::path pipelines = "pipelines";  // a file or a directory of *.yaml
+  std::string log_format = "text";                // text | json
+  std::string log_level = "info";                 // trace | debug | info | warn | error
+  size_t max_body_bytes = 1024 * 1024;            // larger request bodies get 413
+  int http_threads = 16;  // a keep-alive connection holds a thread while open
+
+  std::filesystem::path DatabasePath() const { return data_dir / "shipd.db"; }
+};
+
+// Reads shipd.yaml. Relative paths in it are resolved against the file's directory.
+// Errors name the file and line.
+Result<DaemonConfig> LoadDaemonConfig(const std::filesystem::path& file);
+
+// Splits "host:port"; errors are kInvalid.
+Result<std::pair<std::string, int>> ParseListenAddress(const std::string& listen);
+
+}  // namespace shipd

@@ -1,0 +1,73 @@
+// Value types of the registry: services, their immutable versions and the API contracts each
+// version provides and requires. Plain data, no I/O; safe to share once built.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shipd/common/result.h"
+#include "shipd/model/range.h"
+#include "shipd/model/semver.h"
+
+namespace shipd {
+
+// Milliseconds since the Unix epoch, UTC. All persisted times use this.
+using TimeMs = int64_t;
+
+// Service names: [a-z0-9][a-z0-9-]{0,62}. Also used for API and environment names.
+Status ValidateName(std::string_view kind, std::string_view name);
+
+struct Provide {
+  std::string api;
+  Semver version;
+  std::string spec;  // the OpenAPI document as JSON text; empty when none was given
+};
+
+struct Require {
+  std::string api;
+  Range range;
+  bool optional = false;
+};
+
+struct Version {
+  std::string service;
+  Semver version;
+  std::string artifact;
+  std::string commit;
+  std::string tag;
+  std::vector<Provide> provides;
+  std::vector<Require> requires_;
+  std::string content_hash;  // SHA-256 over the canonical content; equal hash = identical
+  TimeMs created_at = 0;
+};
+
+struct Service {
+  std::string name;
+  std::string repo;
+  TimeMs created_at = 0;
+};
+
+// What runs of one service in one environment.
+struct Deployment {
+  std::string environment;
+  std::string service;
+  std::optional<Semver> stable;
+  std::optional<Semver> canary;
+  int canary_weight = 0;  // percent of traffic on the canary, 0..100
+  TimeMs updated_at = 0;
+};
+
+// One entry of the append-only journal.
+struct Event {
+  int64_t id = 0;
+  TimeMs time = 0;
+  std::string actor;    // token name, "system", "webhook:github", ...
+  std::string kind;     // "service.registered", "version.registered", ...
+  std::string subject;  // "orders", "orders@3.2.0", rollout id, ...
+  std::string data;     // JSON object text
+};
+
+}  // namespace shipd

@@ -1,0 +1,79 @@
+// Store: durable state of shipd. Every mutating call is one transaction that also appends its
+// journal events; when it returns Ok the data is on disk (synchronous=FULL). Implementations are
+// not thread-safe: the engine calls mutations from its one strand. Reads used by other threads
+// (token lookup) go through their own connection and are safe to call concurrently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shipd/common/result.h"
+#include "shipd/model/registry.h"
+
+namespace shipd {
+
+struct TokenRecord {
+  std::string name;
+  std::string sha256_hex;  // of the token text; the token itself is never stored
+  std::string role;
+  TimeMs created_at = 0;
+};
+
+struct EnvironmentRecord {
+  std::string name;
+  int position = 0;  // pipeline order
+  std::string after;  // empty when none
+};
+
+// Everything needed to rebuild the in-memory state at start-up.
+struct StoreContents {
+  std::vector<Service> services;
+  std::vector<Version> versions;  // with contracts; `spec` left empty (load on demand)
+  std::vector<EnvironmentRecord> environments;
+  std::vector<Deployment> deployments;
+  int64_t last_event_id = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual Result<StoreContents> LoadAll() = 0;
+
+  // Each mutation writes its rows and `events` in one transaction. Event ids are assigned by the
+  // store and returned in order.
+  virtual Result<std::vector<int64_t>> InsertService(const Service& service,
+                                                     const std::vector<Event>& events) = 0;
+  virtual Result<std::vector<int64_t>> InsertVersion(const Version& version,
+                                                     const std::vector<Event>& events) = 0;
+  // Replaces the environment list from the pipelines; deployments of removed environments stay.
+  virtual Result<std::vector<int64_t>> SyncEnvironments(
+      const std::vector<EnvironmentRecord>& environments, const std::vector<Event>& events) = 0;
+  virtual Result<std::vector<int64_t>> UpsertDeployment(const Deployment& deployment,
+                                                        const std::vector<Event>& events) = 0;
+  virtual Result<std::vector<int64_t>> AppendEvents(const std::vector<Event>& events) = 0;
+
+  // The OpenAPI documents are kept out of memory; fetched when needed.
+  virtual Result<std::string> LoadSpec(const std::string& service, const std::string& version,
+                                       const std::string& api) = 0;
+
+  // Events with id > after, oldest first, at most `limit`.
+  virtual Result<std::vector<Event>> ListEvents(int64_t after, int limit) = 0;
+
+  virtual Status InsertToken(const TokenRecord& token, const std::vector<Event>& events) = 0;
+  // Thread-safe (own connection). nullopt when no token has that hash.
+  virtual Result<std::optional<TokenRecord>> FindToken(const std::string& sha256_hex) = 0;
+};
+
+struct SqliteOptions {
+  std::string path;         // the database file
+  std::string migrations;   // directory with NNNN_name.sql files; empty = the compiled-in set
+};
+
+// Opens (creating if needed) and migrates the database. Refuses a schema newer than this binary.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options);
+
+}  // namespace shipd

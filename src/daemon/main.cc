@@ -1,0 +1,201 @@
+// shipd: the daemon. Loads configuration and pipelines, opens the store, starts the engine and
+// the REST API, and shuts down cleanly on SIGTERM/SIGINT. The only place that names concrete
+// implementations.
+
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "shipd/api/auth.h"
+#include "shipd/api/server.h"
+#include "shipd/common/clock.h"
+#include "shipd/common/sha256.h"
+#include "shipd/config/daemon_config.h"
+#include "shipd/config/pipelines.h"
+#include "shipd/engine/engine.h"
+#include "shipd/store/store.h"
+
+namespace shipd {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+// One JSON object per line: {"time":..., "level":..., "msg":...}.
+class JsonFormatter final : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count();
+    nlohmann::json line = {{"time_ms", ms},
+                           {"level", spdlog::level::to_string_view(msg.level).data()},
+                           {"msg", std::string(msg.payload.data(), msg.payload.size())}};
+    const std::string text = line.dump() + "\n";
+    dest.append(text.data(), text.data() + text.size());
+  }
+  std::unique_ptr<formatter> clone() const override { return std::make_unique<JsonFormatter>(); }
+};
+
+void SetUpLogging(const DaemonConfig& config) {
+  auto logger = spdlog::stderr_logger_mt("shipd");
+  if (config.log_format == "json") {
+    logger->set_formatter(std::make_unique<JsonFormatter>());
+  } else {
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  }
+  logger->set_level(spdlog::level::from_str(config.log_level));
+  spdlog::set_default_logger(logger);
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const DaemonConfig& config) {
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) {
+    return Error(ErrorCode::kIo,
+                 "cannot create data directory " + config.data_dir.string() + ": " + ec.message());
+  }
+  return OpenSqliteStore({config.DatabasePath().string(), ""});
+}
+
+int CreateToken(const DaemonConfig& config, const std::string& name, const std::string& role) {
+  if (auto valid = ValidateRole(role); !valid.ok()) {
+    std::cerr << "shipd: " << valid.error().message() << "\n";
+    return kExitUsage;
+  }
+  if (name.empty()) {
+    std::cerr << "shipd: token name must not be empty\n";
+    return kExitUsage;
+  }
+  auto store = OpenStore(config);
+  if (!store.ok()) {
+    std::cerr << "shipd: " << store.error().message() << "\n";
+    return kExitError;
+  }
+  const std::string token = "shipd_" + RandomHex(24);
+  SystemClock clock;
+  TokenRecord record{name, Sha256Hex(token), role, clock.NowMs()};
+  Event event{
+      0, record.created_at, "cli", "token.created", name, nlohmann::json{{"role", role}}.dump()};
+  if (auto status = (*store)->InsertToken(record, {event}); !status.ok()) {
+    std::cerr << "shipd: " << status.error().message() << "\n";
+    return kExitError;
+  }
+  std::cout << token << std::endl;
+  return kExitOk;
+}
+
+int Serve(const DaemonConfig& config) {
+  // Block the stop signals in every thread; one thread waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto pipelines = LoadPipelines(config.pipelines);
+  if (!pipelines.ok()) {
+    spdlog::critical("{}", pipelines.error().message());
+    std::cerr << "shipd: " << pipelines.error().message() << std::endl;
+    return kExitUsage;
+  }
+  auto listen = ParseListenAddress(config.listen);
+  if (!listen.ok()) {
+    std::cerr << "shipd: " << listen.error().message() << std::endl;
+    return kExitUsage;
+  }
+  auto store = OpenStore(config);
+  if (!store.ok()) {
+    std::cerr << "shipd: " << store.error().message() << std::endl;
+    return kExitError;
+  }
+  SystemClock clock;
+  auto engine = StartEngine(std::move(store).value(), *pipelines, clock);
+  if (!engine.ok()) {
+    std::cerr << "shipd: " << engine.error().message() << std::endl;
+    return kExitError;
+  }
+  auto api = MakeApiServer(**engine, clock, {config.max_body_bytes, config.http_threads});
+  auto port = api->Bind(listen->first, listen->second);
+  if (!port.ok()) {
+    std::cerr << "shipd: " << port.error().message() << std::endl;
+    return kExitError;
+  }
+  const std::string url = "http://" + listen->first + ":" + std::to_string(*port);
+  spdlog::info("database {}, pipelines {}, {} environments", config.DatabasePath().string(),
+               config.pipelines.string(), pipelines->environments.size());
+  spdlog::info("listening on {}", url);
+  // Scripts and tests read the bound port from this line.
+  std::cout << "shipd listening on " << url << std::endl;
+
+  std::thread waiter([&] {
+    int received = 0;
+    sigwait(&signals, &received);
+    spdlog::info("received {}, shutting down", received == SIGTERM ? "SIGTERM" : "SIGINT");
+    api->Stop();
+  });
+  api->Run();
+  (*engine)->Stop();  // finishes the transaction in progress
+  if (waiter.joinable()) {
+    // Run() returned without a signal only if the listener failed; wake the waiter.
+    pthread_kill(waiter.native_handle(), SIGTERM);
+    waiter.join();
+  }
+  spdlog::info("stopped");
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace shipd
+
+int main(int argc, char** argv) {
+  using shipd::DaemonConfig;
+  CLI::App app{"shipd — deployment control plane daemon"};
+  app.set_version_flag("--version", "shipd 0.1.0");
+  std::string config_file;
+  std::string listen, data, pipelines, log_format, log_level;
+  app.add_option("--config", config_file, "shipd.yaml configuration file")
+      ->check(CLI::ExistingFile);
+  app.add_option("--listen", listen, "host:port to listen on (port 0 picks a free port)");
+  app.add_option("--data", data, "data directory (holds shipd.db)");
+  app.add_option("--pipelines", pipelines, "pipelines file or directory");
+  app.add_option("--log-format", log_format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--log-level", log_level, "trace, debug, info, warn or error");
+
+  auto* token = app.add_subcommand("token", "manage API tokens");
+  auto* create = token->add_subcommand("create", "create a token and print it once");
+  std::string token_name, token_role;
+  create->add_option("name", token_name, "token name (shown in the audit log)")->required();
+  create->add_option("--role", token_role, "admin, deployer or viewer")->required();
+  token->require_subcommand(1);
+
+  CLI11_PARSE(app, argc, argv);
+
+  DaemonConfig config;
+  if (!config_file.empty()) {
+    auto loaded = shipd::LoadDaemonConfig(config_file);
+    if (!loaded.ok()) {
+      std::cerr << "shipd: " << loaded.error().message() << std::endl;
+      return 2;
+    }
+    config = std::move(loaded).value();
+  }
+  if (!listen.empty()) config.listen = listen;
+  if (!data.empty()) config.data_dir = data;
+  if (!pipelines.empty()) config.pipelines = pipelines;
+  if (!log_format.empty()) config.log_format = log_format;
+  if (!log_level.empty()) config.log_level = log_level;
+
+  shipd::SetUpLogging(config);
+  if (*create) return shipd::CreateToken(config, token_name, token_role);
+  return shipd::Serve(config);
+}

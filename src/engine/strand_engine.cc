@@ -1,0 +1,323 @@
+// StrandEngine: the Engine on one Boost.Asio io_context thread. Callers post a task to the strand
+// and wait for its future; the task writes to the store first and publishes a new snapshot after.
+
+#include <algorithm>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <future>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <unordered_map>
+
+#include "shipd/engine/engine.h"
+#include "shipd/model/manifest.h"
+
+namespace shipd {
+
+const Version* ServiceState::FindVersion(const Semver& version) const {
+  auto it = std::lower_bound(
+      versions.begin(), versions.end(), version,
+      [](const std::shared_ptr<const Version>& v, const Semver& s) { return v->version < s; });
+  if (it == versions.end() || (*it)->version != version) return nullptr;
+  // Precedence ignores build metadata; the registry treats 1.0.0+a and 1.0.0+b as one version.
+  return it->get();
+}
+
+ServiceIndex::ServiceIndex(std::vector<std::shared_ptr<const ServiceState>> services) {
+  std::array<std::shared_ptr<Shard>, kShards> shards;
+  for (auto& service : services) {
+    auto& shard = shards[ShardOf(service->service.name)];
+    if (!shard) shard = std::make_shared<Shard>();
+    const std::string name = service->service.name;
+    size_ += shard->insert_or_assign(name, std::move(service)).second ? 1 : 0;
+  }
+  for (size_t i = 0; i < kShards; ++i) shards_[i] = std::move(shards[i]);
+}
+
+size_t ServiceIndex::ShardOf(std::string_view name) {
+  return std::hash<std::string_view>{}(name) % kShards;
+}
+
+const ServiceState* ServiceIndex::Find(std::string_view name) const {
+  const auto& shard = shards_[ShardOf(name)];
+  if (!shard) return nullptr;
+  auto it = shard->find(name);
+  return it == shard->end() ? nullptr : it->second.get();
+}
+
+void ServiceIndex::Put(std::shared_ptr<const ServiceState> service) {
+  auto& slot = shards_[ShardOf(service->service.name)];
+  auto shard = slot ? std::make_shared<Shard>(*slot) : std::make_shared<Shard>();
+  const std::string name = service->service.name;
+  size_ += shard->insert_or_assign(name, std::move(service)).second ? 1 : 0;
+  slot = std::move(shard);
+}
+
+std::vector<const ServiceState*> ServiceIndex::SortedByName() const {
+  std::vector<const ServiceState*> out;
+  out.reserve(size_);
+  for (const auto& shard : shards_) {
+    if (!shard) continue;
+    for (const auto& [name, service] : *shard) out.push_back(service.get());
+  }
+  std::sort(out.begin(), out.end(), [](const ServiceState* a, const ServiceState* b) {
+    return a->service.name < b->service.name;
+  });
+  return out;
+}
+
+const ServiceState* State::FindService(std::string_view name) const { return services.Find(name); }
+
+const EnvironmentState* State::FindEnvironment(std::string_view name) const {
+  for (const auto& env : environments) {
+    if (env->environment.name == name) return env.get();
+  }
+  return nullptr;
+}
+
+namespace {
+
+class StrandEngine final : public Engine {
+ public:
+  StrandEngine(std::unique_ptr<Store> store, const Clock& clock)
+      : store_(std::move(store)),
+        clock_(clock),
+        strand_(boost::asio::make_strand(io_)),
+        work_(boost::asio::make_work_guard(io_)) {}
+
+  ~StrandEngine() override { Stop(); }
+
+  Status Load(const Pipelines& pipelines) {
+    auto contents = store_->LoadAll();
+    if (!contents.ok()) return contents.error().WithContext("loading the store");
+    auto state = std::make_shared<State>();
+    std::map<std::string, std::shared_ptr<ServiceState>, std::less<>> services;
+    for (auto& service : contents->services) {
+      auto entry = std::make_shared<ServiceState>();
+      entry->service = std::move(service);
+      services.emplace(entry->service.name, entry);
+    }
+    for (auto& version : contents->versions) {
+      auto it = services.find(version.service);
+      if (it == services.end()) continue;  // foreign keys make this impossible
+      InternRanges(version);
+      it->second->versions.push_back(std::make_shared<const Version>(std::move(version)));
+      ++state->version_count;
+    }
+    std::vector<std::shared_ptr<const ServiceState>> loaded;
+    for (auto& [name, entry] : services) {
+      std::sort(entry->versions.begin(), entry->versions.end(),
+                [](const auto& a, const auto& b) { return a->version < b->version; });
+      entry->versions.shrink_to_fit();
+      loaded.push_back(std::move(entry));
+    }
+    state->services = ServiceIndex(std::move(loaded));
+    state->last_event_id = contents->last_event_id;
+
+    // The pipelines define the environments; record changes in the journal.
+    std::vector<EnvironmentRecord> records;
+    int position = 0;
+    for (const auto& env : pipelines.environments) {
+      records.push_back({env.name, position++, env.after.value_or("")});
+    }
+    bool changed = records.size() != contents->environments.size();
+    for (size_t i = 0; !changed && i < records.size(); ++i) {
+      const auto& a = records[i];
+      const auto& b = contents->environments[i];
+      changed = a.name != b.name || a.position != b.position || a.after != b.after;
+    }
+    if (changed) {
+      nlohmann::json names = nlohmann::json::array();
+      for (const auto& r : records) names.push_back(r.name);
+      Event event{0,        clock_.NowMs(),
+                  "system", "environments.configured",
+                  "",       nlohmann::json{{"environments", names}}.dump()};
+      auto ids = store_->SyncEnvironments(records, {event});
+      if (!ids.ok()) return ids.error().WithContext("recording environments");
+      state->last_event_id = ids->back();
+    }
+    for (auto& record : records) {
+      auto env = std::make_shared<EnvironmentState>();
+      env->environment = std::move(record);
+      for (const auto& deployment : contents->deployments) {
+        if (deployment.environment == env->environment.name) {
+          env->live.emplace(deployment.service, deployment);
+        }
+      }
+      state->environments.push_back(std::move(env));
+    }
+    Publish(std::move(state));
+    thread_ = std::thread([this] { io_.run(); });
+    return Ok();
+  }
+
+  std::shared_ptr<const State> Snapshot() const override {
+    std::lock_guard lock(snapshot_mutex_);
+    return snapshot_;
+  }
+
+  Result<Outcome> RegisterService(const Service& service, const Actor& actor) override {
+    return RunOnStrand<Outcome>([&]() -> Result<Outcome> {
+      auto state = Snapshot();
+      if (const ServiceState* existing = state->FindService(service.name)) {
+        if (existing->service.repo == service.repo) return Outcome::kUnchanged;
+        return Error(ErrorCode::kConflict, "service \"" + service.name +
+                                               "\" is already registered with repo \"" +
+                                               existing->service.repo + "\"");
+      }
+      Service record = service;
+      record.created_at = clock_.NowMs();
+      Event event = MakeEvent(actor, "service.registered", record.name, {{"repo", record.repo}});
+      auto ids = store_->InsertService(record, {event});
+      if (!ids.ok()) return ids.error();
+      auto next = std::make_shared<State>(*state);
+      auto entry = std::make_shared<ServiceState>();
+      entry->service = std::move(record);
+      next->services.Put(std::move(entry));
+      next->last_event_id = ids->back();
+      Publish(std::move(next));
+      return Outcome::kCreated;
+    });
+  }
+
+  Result<Outcome> RegisterVersion(const Version& version, const Actor& actor) override {
+    return RunOnStrand<Outcome>([&]() -> Result<Outcome> {
+      auto state = Snapshot();
+      const ServiceState* found = state->FindService(version.service);
+      if (found == nullptr) {
+        return Error(ErrorCode::kNotFound, "unknown service \"" + version.service +
+                                               "\": register it first (shipctl service add " +
+                                               version.service + ")");
+      }
+      const ServiceState& service = *found;
+      const std::string label = version.service + "@" + version.version.ToString();
+      if (const Version* existing = service.FindVersion(version.version)) {
+        if (existing->content_hash == version.content_hash) return Outcome::kUnchanged;
+        return Error(ErrorCode::kConflict,
+                     "version " + version.service + "@" + existing->version.ToString() +
+                         " is already registered with different content (versions are "
+                         "immutable; register a new version instead)");
+      }
+      auto record = std::make_shared<Version>(version);
+      record->created_at = clock_.NowMs();
+      nlohmann::json provides = nlohmann::json::array();
+      for (const auto& p : record->provides) provides.push_back(p.api + "@" + p.version.ToString());
+      nlohmann::json requirements = nlohmann::json::array();
+      for (const auto& r : record->requires_) requirements.push_back(r.api + " " + r.range.text());
+      Event event = MakeEvent(actor, "version.registered", label,
+                              {{"provides", provides},
+                               {"requires", requirements},
+                               {"commit", record->commit},
+                               {"content_sha256", record->content_hash}});
+      auto ids = store_->InsertVersion(*record, {event});
+      if (!ids.ok()) return ids.error();
+      // Specs live in the store only; memory holds the contracts the gate needs.
+      for (auto& p : record->provides) std::string().swap(p.spec);
+      InternRanges(*record);
+
+      auto next_service = std::make_shared<ServiceState>(service);
+      auto& versions = next_service->versions;
+      auto pos = std::upper_bound(
+          versions.begin(), versions.end(), record->version,
+          [](const Semver& s, const std::shared_ptr<const Version>& v) { return s < v->version; });
+      versions.insert(pos, std::move(record));
+      auto next = std::make_shared<State>(*state);
+      next->services.Put(std::move(next_service));
+      ++next->version_count;
+      next->last_event_id = ids->back();
+      Publish(std::move(next));
+      return Outcome::kCreated;
+    });
+  }
+
+  Result<std::vector<Event>> ListEvents(int64_t after, int limit) override {
+    return RunOnStrand<std::vector<Event>>([&] { return store_->ListEvents(after, limit); });
+  }
+
+  Result<std::string> LoadSpec(const std::string& service, const std::string& version,
+                               const std::string& api) override {
+    return RunOnStrand<std::string>([&] { return store_->LoadSpec(service, version, api); });
+  }
+
+  Result<std::optional<TokenRecord>> FindToken(const std::string& sha256_hex) override {
+    return store_->FindToken(sha256_hex);
+  }
+
+  void Stop() override {
+    {
+      std::lock_guard lock(stop_mutex_);
+      if (stopped_) return;
+      stopped_ = true;
+      work_.reset();
+    }
+    if (thread_.joinable()) thread_.join();  // runs every task already posted
+  }
+
+ private:
+  template <typename T, typename Fn>
+  Result<T> RunOnStrand(Fn&& fn) {
+    std::promise<Result<T>> promise;
+    auto future = promise.get_future();
+    {
+      // Posting under the lock: a task posted before Stop() is run before the thread exits.
+      std::lock_guard lock(stop_mutex_);
+      if (stopped_) return Error(ErrorCode::kUnavailable, "shipd is shutting down");
+      boost::asio::post(strand_, [&] {
+        try {
+          promise.set_value(fn());
+        } catch (const std::exception& e) {
+          promise.set_value(Error(ErrorCode::kInternal, std::string("engine: ") + e.what()));
+        }
+      });
+    }
+    return future.get();
+  }
+
+  Event MakeEvent(const Actor& actor, std::string kind, std::string subject,
+                  nlohmann::json data) const {
+    if (!actor.source.empty()) data["source"] = actor.source;
+    return Event{0, clock_.NowMs(), actor.name, std::move(kind), std::move(subject), data.dump()};
+  }
+
+  // Versions share one parsed Range per distinct text (the few ranges of a fleet repeat across
+  // thousands of versions). Strand only.
+  void InternRanges(Version& version) {
+    for (auto& require : version.requires_) {
+      auto [it, inserted] = ranges_.try_emplace(require.range.text(), require.range);
+      if (!inserted) require.range = it->second;
+    }
+  }
+
+  void Publish(std::shared_ptr<const State> state) {
+    std::lock_guard lock(snapshot_mutex_);
+    snapshot_ = std::move(state);
+  }
+
+  std::unique_ptr<Store> store_;
+  const Clock& clock_;
+  boost::asio::io_context io_;
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::thread thread_;
+  std::unordered_map<std::string, Range> ranges_;  // strand only
+
+  mutable std::mutex snapshot_mutex_;
+  std::shared_ptr<const State> snapshot_;
+
+  std::mutex stop_mutex_;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> StartEngine(std::unique_ptr<Store> store,
+                                            const Pipelines& pipelines, const Clock& clock) {
+  auto engine = std::make_unique<StrandEngine>(std::move(store), clock);
+  if (auto status = engine->Load(pipelines); !status.ok()) return status.error();
+  return std::unique_ptr<Engine>(std::move(engine));
+}
+
+}  // namespace shipd

@@ -1,0 +1,562 @@
+// SqliteStore: the Store on one SQLite database file in WAL mode. Mutations run on one connection
+// (the engine's strand) with cached prepared statements; FindToken has its own read-only
+// connection behind a mutex. Every SQLiteCpp exception is converted to a Result here.
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cctype>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include "migrations.h"
+#include "shipd/store/store.h"
+
+namespace shipd {
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+
+// Resets a cached statement when leaving scope, so it is ready for its next use even when an
+// exception left it mid-step. (Statement::reset would rethrow the step's error.)
+class ResetOnExit {
+ public:
+  explicit ResetOnExit(SQLite::Statement& statement) : statement_(statement) {}
+  ~ResetOnExit() { statement_.tryReset(); }
+  ResetOnExit(const ResetOnExit&) = delete;
+  ResetOnExit& operator=(const ResetOnExit&) = delete;
+
+ private:
+  SQLite::Statement& statement_;
+};
+
+void Bind(SQLite::Statement& statement, int index, const std::string& value) {
+  statement.bind(index, value);
+}
+void Bind(SQLite::Statement& statement, int index, int64_t value) { statement.bind(index, value); }
+void Bind(SQLite::Statement& statement, int index, int value) { statement.bind(index, value); }
+void Bind(SQLite::Statement& statement, int index, const std::optional<std::string>& value) {
+  if (value.has_value()) {
+    statement.bind(index, *value);
+  } else {
+    statement.bind(index);  // NULL
+  }
+}
+
+// Binds `args` to ?1, ?2, ... of a cached statement that returns no rows, runs it and resets it.
+template <typename... Args>
+void Run(SQLite::Statement& statement, const Args&... args) {
+  ResetOnExit reset(statement);
+  [[maybe_unused]] int index = 0;
+  (Bind(statement, ++index, args), ...);
+  statement.exec();
+}
+
+Error FromSqlite(const SQLite::Exception& e, std::string_view context) {
+  ErrorCode code = ErrorCode::kIo;
+  std::string hint;
+  switch (e.getExtendedErrorCode()) {
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+    case SQLITE_CONSTRAINT_UNIQUE:
+      code = ErrorCode::kConflict;
+      break;
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+      code = ErrorCode::kNotFound;
+      hint = " (a referenced service or version does not exist)";
+      break;
+    default:
+      if (e.getErrorCode() == SQLITE_CONSTRAINT) {
+        code = ErrorCode::kInvalid;
+      } else if (e.getErrorCode() == SQLITE_BUSY || e.getErrorCode() == SQLITE_LOCKED) {
+        code = ErrorCode::kUnavailable;
+      } else if (e.getErrorCode() == -1) {  // raised by SQLiteCpp itself: misuse
+        code = ErrorCode::kInternal;
+      }
+  }
+  return Error(code, std::string(context) + ": " + e.what() + hint);
+}
+
+// Runs `body` (returning Result<T>), converting any exception into an error with `context`.
+template <typename Body>
+auto Guarded(std::string_view context, Body&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const SQLite::Exception& e) {
+    return FromSqlite(e, context);
+  } catch (const std::exception& e) {
+    return Error(ErrorCode::kInternal, std::string(context) + ": " + e.what());
+  }
+}
+
+std::string Join(const std::vector<std::string>& parts, char separator) {
+  std::string joined;
+  for (const std::string& part : parts) {
+    if (!joined.empty()) {
+      joined.push_back(separator);
+    }
+    joined += part;
+  }
+  return joined;
+}
+
+std::optional<std::string> TextOrNull(const std::string& text) {
+  if (text.empty()) {
+    return std::nullopt;
+  }
+  return text;
+}
+
+std::optional<std::string> TextOrNull(const std::optional<Semver>& version) {
+  if (!version.has_value()) {
+    return std::nullopt;
+  }
+  return version->ToString();
+}
+
+std::string Lowercase(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+// A stored value that fails to parse means the file was edited or corrupted, not bad user input.
+Error Corrupt(std::string_view what, const Error& parse_error) {
+  return Error(ErrorCode::kInternal,
+               "stored " + std::string(what) + " is unreadable: " + parse_error.message());
+}
+
+// Column values as views into the current row, valid until the next step: no copy.
+std::string_view TextAt(const SQLite::Statement& row, int column) {
+  SQLite::Column value = row.getColumn(column);
+  const char* text = value.getText();
+  return {text, static_cast<size_t>(value.getBytes())};
+}
+
+int64_t IntAt(const SQLite::Statement& row, int column) { return row.getColumn(column).getInt64(); }
+
+// Parses each distinct text once: parsing dominates a bulk load, and a fleet's contracts repeat
+// the same few API versions and ranges. Bounded, so that texts which do not repeat cost little.
+template <typename T>
+class ParseOnce {
+ public:
+  Result<T> Get(std::string_view text) {
+    if (auto it = parsed_.find(text); it != parsed_.end()) {
+      return it->second;
+    }
+    Result<T> value = T::Parse(text);
+    if (value.ok() && parsed_.size() < kMaxEntries) {
+      parsed_.emplace(std::string(text), *value);
+    }
+    return value;
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 4096;
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view text) const { return std::hash<std::string_view>()(text); }
+  };
+  std::unordered_map<std::string, T, Hash, std::equal_to<>> parsed_;
+};
+
+// Finds the version a provides/requires row belongs to. Contract rows are inserted right after
+// their version in the same transaction, so in rowid order they follow the versions' order and a
+// forward cursor finds each in O(1); a hash index takes over should that order ever not hold.
+class VersionFinder {
+ public:
+  VersionFinder(std::vector<Version>& versions, const std::vector<std::string>& texts)
+      : versions_(versions), texts_(texts) {}
+
+  Version* Find(std::string_view service, std::string_view version) {
+    if (index_.empty()) {
+      for (size_t i = cursor_; i < versions_.size(); ++i) {
+        if (texts_[i] == version && versions_[i].service == service) {
+          cursor_ = i;
+          return &versions_[i];
+        }
+      }
+      index_.reserve(versions_.size());
+      for (size_t i = 0; i < versions_.size(); ++i) {
+        index_.emplace(Key(versions_[i].service, texts_[i]), i);
+      }
+    }
+    auto it = index_.find(Key(service, version));
+    return it == index_.end() ? nullptr : &versions_[it->second];
+  }
+
+ private:
+  static std::string Key(std::string_view service, std::string_view version) {
+    std::string key(service);
+    key.push_back('\0');
+    key.append(version);
+    return key;
+  }
+
+  std::vector<Version>& versions_;
+  const std::vector<std::string>& texts_;
+  size_t cursor_ = 0;
+  std::unordered_map<std::string, size_t> index_;  // built on the first out-of-order row
+};
+
+class SqliteStore final : public Store {
+ public:
+  // Takes a connection already configured and migrated. Throws SQLite::Exception.
+  SqliteStore(SQLite::Database db, const std::string& path)
+      : db_(std::move(db)),
+        insert_event_(db_,
+                      "INSERT INTO events (time, actor, kind, subject, data) "
+                      "VALUES (?, ?, ?, ?, ?)"),
+        insert_service_(db_, "INSERT INTO services (name, repo, created_at) VALUES (?, ?, ?)"),
+        insert_version_(db_,
+                        "INSERT INTO versions (service, version, major, minor, patch, prerelease,"
+                        " artifact, commit_sha, tag, content_hash, created_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        insert_provide_(db_,
+                        "INSERT INTO provides (service, version, api, api_version, spec)"
+                        " VALUES (?, ?, ?, ?, ?)"),
+        insert_require_(db_,
+                        "INSERT INTO requires (service, version, api, range, optional)"
+                        " VALUES (?, ?, ?, ?, ?)"),
+        delete_environments_(db_, "DELETE FROM environments"),
+        insert_environment_(
+            db_, "INSERT INTO environments (name, position, \"after\") VALUES (?, ?, ?)"),
+        upsert_deployment_(db_,
+                           "INSERT INTO deployments (environment, service, stable_version,"
+                           " canary_version, canary_weight, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+                           " ON CONFLICT (environment, service) DO UPDATE SET"
+                           " stable_version = excluded.stable_version,"
+                           " canary_version = excluded.canary_version,"
+                           " canary_weight = excluded.canary_weight,"
+                           " updated_at = excluded.updated_at"),
+        select_spec_(db_,
+                     "SELECT spec FROM provides WHERE service = ? AND version = ? AND api = ?"),
+        select_events_(db_,
+                       "SELECT id, time, actor, kind, subject, data FROM events"
+                       " WHERE id > ? ORDER BY id LIMIT ?"),
+        insert_token_(db_,
+                      "INSERT INTO tokens (sha256, name, role, created_at) VALUES (?, ?, ?, ?)"),
+        token_db_(path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX, kBusyTimeoutMs),
+        select_token_(token_db_,
+                      "SELECT name, sha256, role, created_at FROM tokens WHERE sha256 = ?") {}
+
+  Result<StoreContents> LoadAll() override {
+    return Guarded("loading the store", [&]() -> Result<StoreContents> {
+      StoreContents contents;
+      // One read transaction: the queries below see one consistent snapshot.
+      SQLite::Transaction snapshot(db_, SQLite::TransactionBehavior::DEFERRED);
+
+      SQLite::Statement services(db_, "SELECT name, repo, created_at FROM services ORDER BY name");
+      while (services.executeStep()) {
+        contents.services.push_back({std::string(TextAt(services, 0)),
+                                     std::string(TextAt(services, 1)), IntAt(services, 2)});
+      }
+
+      Status loaded = LoadVersions(contents.versions);
+      if (!loaded.ok()) {
+        return loaded.error();
+      }
+
+      SQLite::Statement environments(db_,
+                                     "SELECT name, position, \"after\" FROM environments"
+                                     " ORDER BY position, name");
+      while (environments.executeStep()) {
+        contents.environments.push_back({std::string(TextAt(environments, 0)),
+                                         static_cast<int>(IntAt(environments, 1)),
+                                         std::string(TextAt(environments, 2))});
+      }
+
+      SQLite::Statement deployments(db_,
+                                    "SELECT environment, service, stable_version, canary_version,"
+                                    " canary_weight, updated_at FROM deployments"
+                                    " ORDER BY environment, service");
+      while (deployments.executeStep()) {
+        Deployment& d = contents.deployments.emplace_back();
+        d.environment = TextAt(deployments, 0);
+        d.service = TextAt(deployments, 1);
+        for (int column : {2, 3}) {
+          if (deployments.isColumnNull(column)) {
+            continue;
+          }
+          Result<Semver> semver = Semver::Parse(TextAt(deployments, column));
+          if (!semver.ok()) {
+            return Corrupt("deployment of " + d.service + " in " + d.environment, semver.error());
+          }
+          (column == 2 ? d.stable : d.canary) = std::move(*semver);
+        }
+        d.canary_weight = static_cast<int>(IntAt(deployments, 4));
+        d.updated_at = IntAt(deployments, 5);
+      }
+
+      contents.last_event_id = db_.execAndGet("SELECT coalesce(max(id), 0) FROM events").getInt64();
+      snapshot.commit();
+      return contents;
+    });
+  }
+
+  Result<std::vector<int64_t>> InsertService(const Service& service,
+                                             const std::vector<Event>& events) override {
+    return Mutate("inserting service " + service.name, events,
+                  [&] { Run(insert_service_, service.name, service.repo, service.created_at); });
+  }
+
+  Result<std::vector<int64_t>> InsertVersion(const Version& version,
+                                             const std::vector<Event>& events) override {
+    const std::string text = version.version.ToString();
+    return Mutate("inserting version " + version.service + "@" + text, events, [&] {
+      const Semver& v = version.version;
+      Run(insert_version_, version.service, text, static_cast<int64_t>(v.major()),
+          static_cast<int64_t>(v.minor()), static_cast<int64_t>(v.patch()),
+          Join(v.prerelease(), '.'), version.artifact, version.commit, version.tag,
+          version.content_hash, version.created_at);
+      for (const Provide& p : version.provides) {
+        Run(insert_provide_, version.service, text, p.api, p.version.ToString(),
+            TextOrNull(p.spec));
+      }
+      for (const Require& r : version.requires_) {
+        Run(insert_require_, version.service, text, r.api, r.range.text(), r.optional ? 1 : 0);
+      }
+    });
+  }
+
+  Result<std::vector<int64_t>> SyncEnvironments(const std::vector<EnvironmentRecord>& environments,
+                                                const std::vector<Event>& events) override {
+    return Mutate("saving environments", events, [&] {
+      Run(delete_environments_);
+      for (const EnvironmentRecord& e : environments) {
+        Run(insert_environment_, e.name, e.position, TextOrNull(e.after));
+      }
+    });
+  }
+
+  Result<std::vector<int64_t>> UpsertDeployment(const Deployment& deployment,
+                                                const std::vector<Event>& events) override {
+    return Mutate("saving deployment of " + deployment.service + " in " + deployment.environment,
+                  events, [&] {
+                    Run(upsert_deployment_, deployment.environment, deployment.service,
+                        TextOrNull(deployment.stable), TextOrNull(deployment.canary),
+                        deployment.canary_weight, deployment.updated_at);
+                  });
+  }
+
+  Result<std::vector<int64_t>> AppendEvents(const std::vector<Event>& events) override {
+    return Mutate("appending events", events, [] {});
+  }
+
+  Result<std::string> LoadSpec(const std::string& service, const std::string& version,
+                               const std::string& api) override {
+    // Rows are keyed by canonical text; accept "v1.2.0" and the like too.
+    Result<Semver> semver = Semver::Parse(version);
+    const std::string text = semver.ok() ? semver->ToString() : version;
+    const std::string context = "loading spec of " + api + " from " + service + "@" + text;
+    return Guarded(context, [&]() -> Result<std::string> {
+      ResetOnExit reset(select_spec_);
+      Bind(select_spec_, 1, service);
+      Bind(select_spec_, 2, text);
+      Bind(select_spec_, 3, api);
+      if (!select_spec_.executeStep()) {
+        return Error(ErrorCode::kNotFound, service + "@" + text + " does not provide API " + api);
+      }
+      return select_spec_.getColumn(0).getString();  // NULL (no spec) reads as ""
+    });
+  }
+
+  Result<std::vector<Event>> ListEvents(int64_t after, int limit) override {
+    if (limit < 0) {
+      return Error(ErrorCode::kInvalid, "listing events: negative limit");
+    }
+    return Guarded("listing events", [&]() -> Result<std::vector<Event>> {
+      std::vector<Event> events;
+      events.reserve(static_cast<size_t>(std::min(limit, 1000)));
+      ResetOnExit reset(select_events_);
+      Bind(select_events_, 1, after);
+      Bind(select_events_, 2, limit);
+      while (select_events_.executeStep()) {
+        events.push_back(
+            {select_events_.getColumn(0).getInt64(), select_events_.getColumn(1).getInt64(),
+             select_events_.getColumn(2).getString(), select_events_.getColumn(3).getString(),
+             select_events_.getColumn(4).getString(), select_events_.getColumn(5).getString()});
+      }
+      return events;
+    });
+  }
+
+  Status InsertToken(const TokenRecord& token, const std::vector<Event>& events) override {
+    Result<std::vector<int64_t>> ids = Mutate("inserting token " + token.name, events, [&] {
+      Run(insert_token_, Lowercase(token.sha256_hex), token.name, token.role, token.created_at);
+    });
+    if (!ids.ok()) {
+      return ids.error();
+    }
+    return Ok();
+  }
+
+  Result<std::optional<TokenRecord>> FindToken(const std::string& sha256_hex) override {
+    return Guarded("looking up a token", [&]() -> Result<std::optional<TokenRecord>> {
+      std::lock_guard<std::mutex> lock(token_mu_);
+      ResetOnExit reset(select_token_);
+      Bind(select_token_, 1, Lowercase(sha256_hex));
+      if (!select_token_.executeStep()) {
+        return std::optional<TokenRecord>();
+      }
+      return std::optional<TokenRecord>(TokenRecord{
+          select_token_.getColumn(0).getString(), select_token_.getColumn(1).getString(),
+          select_token_.getColumn(2).getString(), select_token_.getColumn(3).getInt64()});
+    });
+  }
+
+ private:
+  // Versions with their contracts (specs left out), in registration order: three queries in all,
+  // however many versions there are.
+  Status LoadVersions(std::vector<Version>& versions) {
+    SQLite::Statement count(db_, "SELECT count(*) FROM versions");
+    count.executeStep();
+    const auto total = static_cast<size_t>(IntAt(count, 0));
+    versions.reserve(total);
+    std::vector<std::string> texts;  // as stored, parallel to `versions`
+    texts.reserve(total);
+
+    SQLite::Statement rows(db_,
+                           "SELECT service, version, artifact, commit_sha, tag, content_hash,"
+                           " created_at FROM versions ORDER BY rowid");
+    while (rows.executeStep()) {
+      Version& v = versions.emplace_back();
+      v.service = TextAt(rows, 0);
+      std::string_view text = TextAt(rows, 1);
+      Result<Semver> semver = Semver::Parse(text);
+      if (!semver.ok()) {
+        return Corrupt("version of " + v.service, semver.error());
+      }
+      v.version = std::move(*semver);
+      texts.emplace_back(text);
+      v.artifact = TextAt(rows, 2);
+      v.commit = TextAt(rows, 3);
+      v.tag = TextAt(rows, 4);
+      v.content_hash = TextAt(rows, 5);
+      v.created_at = IntAt(rows, 6);
+    }
+
+    SQLite::Statement provides(db_,
+                               "SELECT service, version, api, api_version FROM provides"
+                               " ORDER BY rowid");
+    VersionFinder provider(versions, texts);
+    ParseOnce<Semver> api_versions;
+    while (provides.executeStep()) {
+      Version* v = provider.Find(TextAt(provides, 0), TextAt(provides, 1));
+      if (v == nullptr) {
+        continue;  // impossible with foreign keys on
+      }
+      Provide& p = v->provides.emplace_back();
+      p.api = TextAt(provides, 2);
+      Result<Semver> api_version = api_versions.Get(TextAt(provides, 3));
+      if (!api_version.ok()) {
+        return Corrupt("version of API " + p.api + " provided by " + v->service,
+                       api_version.error());
+      }
+      p.version = std::move(*api_version);
+    }
+
+    SQLite::Statement requirements(db_,
+                                   "SELECT service, version, api, range, optional FROM requires"
+                                   " ORDER BY rowid");
+    VersionFinder consumer(versions, texts);
+    ParseOnce<Range> ranges;
+    while (requirements.executeStep()) {
+      Version* v = consumer.Find(TextAt(requirements, 0), TextAt(requirements, 1));
+      if (v == nullptr) {
+        continue;
+      }
+      Require& r = v->requires_.emplace_back();
+      r.api = TextAt(requirements, 2);
+      Result<Range> range = ranges.Get(TextAt(requirements, 3));
+      if (!range.ok()) {
+        return Corrupt("range on API " + r.api + " required by " + v->service, range.error());
+      }
+      r.range = std::move(*range);
+      r.optional = IntAt(requirements, 4) != 0;
+    }
+    return Ok();
+  }
+
+  // One write transaction: `rows` inserts the rows, then the events; returns the event ids.
+  template <typename Rows>
+  Result<std::vector<int64_t>> Mutate(const std::string& context, const std::vector<Event>& events,
+                                      Rows&& rows) {
+    return Guarded(context, [&]() -> Result<std::vector<int64_t>> {
+      SQLite::Transaction transaction(db_, SQLite::TransactionBehavior::IMMEDIATE);
+      rows();
+      std::vector<int64_t> ids;
+      ids.reserve(events.size());
+      for (const Event& e : events) {
+        Run(insert_event_, e.time, e.actor, e.kind, e.subject,
+            e.data.empty() ? std::string("{}") : e.data);
+        ids.push_back(db_.getLastInsertRowid());
+      }
+      transaction.commit();
+      return ids;
+    });
+  }
+
+  SQLite::Database db_;  // the engine's connection: all writes
+  SQLite::Statement insert_event_;
+  SQLite::Statement insert_service_;
+  SQLite::Statement insert_version_;
+  SQLite::Statement insert_provide_;
+  SQLite::Statement insert_require_;
+  SQLite::Statement delete_environments_;
+  SQLite::Statement insert_environment_;
+  SQLite::Statement upsert_deployment_;
+  SQLite::Statement select_spec_;
+  SQLite::Statement select_events_;
+  SQLite::Statement insert_token_;
+
+  std::mutex token_mu_;  // guards token_db_ and select_token_
+  SQLite::Database token_db_;
+  SQLite::Statement select_token_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
+  if (options.path.empty()) {
+    return Error(ErrorCode::kInvalid, "opening the store: no database path given");
+  }
+  const std::string context = "opening database " + options.path;
+  std::optional<std::vector<EmbeddedMigration>> from_directory;
+  if (!options.migrations.empty()) {
+    Result<std::vector<EmbeddedMigration>> read = ReadMigrationDirectory(options.migrations);
+    if (!read.ok()) {
+      return read.error().WithContext(context);
+    }
+    from_directory = std::move(*read);
+  }
+  try {
+    // NOMUTEX: each connection is used by one thread at a time (the strand; token_mu_).
+    SQLite::Database db(options.path,
+                        SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX,
+                        kBusyTimeoutMs);
+    const std::string journal_mode = db.execAndGet("PRAGMA journal_mode = WAL").getString();
+    if (journal_mode != "wal") {
+      return Error(
+          ErrorCode::kIo,
+          context + ": cannot use write-ahead logging (journal mode stays '" + journal_mode + "')");
+    }
+    db.exec("PRAGMA synchronous = FULL");
+    Status migrated = from_directory ? ApplyMigrations(db, *from_directory) : ApplyMigrations(db);
+    if (!migrated.ok()) {
+      return migrated.error().WithContext(context);
+    }
+    db.exec("PRAGMA foreign_keys = ON");
+    return std::unique_ptr<Store>(std::make_unique<SqliteStore>(std::move(db), options.path));
+  } catch (const SQLite::Exception& e) {
+    return FromSqlite(e, context);
+  } catch (const std::exception& e) {
+    return Error(ErrorCode::kInternal, context + ": " + e.what());
+  }
+}
+
+}  // namespace shipd

@@ -1,0 +1,54 @@
+// A running shipd with a fresh data directory and an admin, a deployer and a viewer token.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "support/daemon_process.h"
+
+namespace shipd::testing {
+
+class DaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    admin_ = daemon_.CreateToken("admin-token", "admin");
+    deployer_ = daemon_.CreateToken("ci", "deployer");
+    viewer_ = daemon_.CreateToken("dashboard", "viewer");
+    ASSERT_TRUE(daemon_.Start()) << daemon_.last_error();
+  }
+
+  // POSTs JSON with the admin token; returns status and parsed body.
+  std::pair<int, nlohmann::json> Post(const std::string& path, const nlohmann::json& body,
+                                      const std::string& token = "") {
+    return PostRaw(path, body.dump(), "application/json", token);
+  }
+  std::pair<int, nlohmann::json> PostRaw(const std::string& path, const std::string& body,
+                                         const std::string& type, const std::string& token = "") {
+    auto client = daemon_.Client(token.empty() ? admin_ : token);
+    auto result = client->Post(path, body, type);
+    if (!result) return {-1, nullptr};
+    return {result->status, nlohmann::json::parse(result->body, nullptr, false)};
+  }
+  std::pair<int, nlohmann::json> Get(const std::string& path, const std::string& token = "") {
+    auto client = daemon_.Client(token.empty() ? admin_ : token);
+    auto result = client->Get(path);
+    if (!result) return {-1, nullptr};
+    return {result->status, nlohmann::json::parse(result->body, nullptr, false)};
+  }
+
+  static nlohmann::json OrdersManifest(const std::string& version = "3.1.0") {
+    return {{"version", version},
+            {"artifact", "registry.example.com/orders:" + version},
+            {"provides", {{{"api", "orders"}, {"version", "3.1.0"}}}},
+            {"requires",
+             {{{"api", "billing"}, {"range", "^2.1"}},
+              {{"api", "users"}, {"range", ">=1.4.0 <3.0.0"}, {"optional", true}}}}};
+  }
+
+  TempDir dir_;
+  DaemonProcess daemon_{dir_.path() / "data"};
+  std::string admin_, deployer_, viewer_;
+};
+
+}  // namespace shipd::testing
