@@ -75,8 +75,7 @@ Result<nlohmann::json> ParseJsonOrYaml(std::string_view text) {
     try {
       return nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
-      return Error(ErrorCode::kBadRequest,
-                   std::string("malformed JSON: ") + e.what());
+      return Error(ErrorCode::kBadRequest, std::string("malformed JSON: ") + e.what());
     }
   }
   return YamlToJson(text);

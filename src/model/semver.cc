@@ -216,10 +216,12 @@ std::string Semver::ToString() const {
   std::string out =
       std::to_string(major_) + "." + std::to_string(minor_) + "." + std::to_string(patch_);
   if (!prerelease_.empty()) {
-    out += "-" + Join(prerelease_);
+    out += '-';
+    out += Join(prerelease_);
   }
   if (!build_.empty()) {
-    out += "+" + Join(build_);
+    out += '+';
+    out += Join(build_);
   }
   return out;
 }

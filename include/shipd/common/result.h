@@ -52,7 +52,7 @@ class [[nodiscard]] Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : data_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : data_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return data_.index() == 0; }
@@ -88,7 +88,8 @@ template <>
 class [[nodiscard]] Result<void> {
  public:
   Result() = default;
-  Result(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT(google-explicit-constructor)
+  Result(Error error)
+      : error_(std::move(error)), ok_(false) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }
@@ -109,8 +110,8 @@ inline Status Ok() { return Status(); }
 }  // namespace shipd
 
 // Propagates an error from an expression returning Status or Result<T>.
-#define SHIPD_RETURN_IF_ERROR(expr)             \
-  do {                                          \
-    auto shipd_status_ = (expr);                \
+#define SHIPD_RETURN_IF_ERROR(expr)                        \
+  do {                                                     \
+    auto shipd_status_ = (expr);                           \
     if (!shipd_status_.ok()) return shipd_status_.error(); \
   } while (false)

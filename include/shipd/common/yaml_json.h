@@ -2,9 +2,8 @@
 // Pure function; thread-safe.
 #pragma once
 
-#include <string_view>
-
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "shipd/common/result.h"
 

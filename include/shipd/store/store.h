@@ -24,7 +24,7 @@ struct TokenRecord {
 
 struct EnvironmentRecord {
   std::string name;
-  int position = 0;  // pipeline order
+  int position = 0;   // pipeline order
   std::string after;  // empty when none
 };
 
@@ -69,8 +69,8 @@ class Store {
 };
 
 struct SqliteOptions {
-  std::string path;         // the database file
-  std::string migrations;   // directory with NNNN_name.sql files; empty = the compiled-in set
+  std::string path;        // the database file
+  std::string migrations;  // directory with NNNN_name.sql files; empty = the compiled-in set
 };
 
 // Opens (creating if needed) and migrates the database. Refuses a schema newer than this binary.
