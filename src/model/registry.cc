@@ -1,6 +1,7 @@
 #include "shipd/model/registry.h"
 
 #include <string>
+#include <utility>
 
 namespace shipd {
 
@@ -19,6 +20,34 @@ Status ValidateName(std::string_view kind, std::string_view name) {
     }
   }
   return Ok();
+}
+
+namespace {
+constexpr std::pair<RolloutState, std::string_view> kStateNames[] = {
+    {RolloutState::kQueued, "queued"},           {RolloutState::kWaiting, "waiting"},
+    {RolloutState::kProgressing, "progressing"}, {RolloutState::kPaused, "paused"},
+    {RolloutState::kSucceeded, "succeeded"},     {RolloutState::kRolledBack, "rolled_back"},
+    {RolloutState::kFailed, "failed"},           {RolloutState::kAborted, "aborted"},
+};
+}  // namespace
+
+std::string_view RolloutStateName(RolloutState state) {
+  for (const auto& [value, name] : kStateNames) {
+    if (value == state) return name;
+  }
+  return "unknown";
+}
+
+std::optional<RolloutState> ParseRolloutState(std::string_view name) {
+  for (const auto& [value, text] : kStateNames) {
+    if (text == name) return value;
+  }
+  return std::nullopt;
+}
+
+bool IsTerminal(RolloutState state) {
+  return state == RolloutState::kSucceeded || state == RolloutState::kRolledBack ||
+         state == RolloutState::kFailed || state == RolloutState::kAborted;
 }
 
 }  // namespace shipd

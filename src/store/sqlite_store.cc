@@ -40,6 +40,13 @@ void Bind(SQLite::Statement& statement, int index, const std::string& value) {
 }
 void Bind(SQLite::Statement& statement, int index, int64_t value) { statement.bind(index, value); }
 void Bind(SQLite::Statement& statement, int index, int value) { statement.bind(index, value); }
+void Bind(SQLite::Statement& statement, int index, const std::optional<int64_t>& value) {
+  if (value.has_value()) {
+    statement.bind(index, *value);
+  } else {
+    statement.bind(index);  // NULL
+  }
+}
 void Bind(SQLite::Statement& statement, int index, const std::optional<std::string>& value) {
   if (value.has_value()) {
     statement.bind(index, *value);
@@ -227,12 +234,20 @@ class SqliteStore final : public Store {
             db_, "INSERT INTO environments (name, position, \"after\") VALUES (?, ?, ?)"),
         upsert_deployment_(db_,
                            "INSERT INTO deployments (environment, service, stable_version,"
-                           " canary_version, canary_weight, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+                           " canary_version, canary_weight, previous_version, updated_at)"
+                           " VALUES (?, ?, ?, ?, ?, ?, ?)"
                            " ON CONFLICT (environment, service) DO UPDATE SET"
                            " stable_version = excluded.stable_version,"
                            " canary_version = excluded.canary_version,"
                            " canary_weight = excluded.canary_weight,"
+                           " previous_version = excluded.previous_version,"
                            " updated_at = excluded.updated_at"),
+        insert_promotion_(db_,
+                          "INSERT INTO promotions (id, service, version, environment, state,"
+                          " requested_by, override_reason, verdict, created_at, updated_at,"
+                          " finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        select_promotion_(
+            db_, "SELECT " + std::string(kPromotionColumns) + " FROM promotions WHERE id = ?"),
         select_spec_(db_,
                      "SELECT spec FROM provides WHERE service = ? AND version = ? AND api = ?"),
         select_events_(db_,
@@ -272,13 +287,13 @@ class SqliteStore final : public Store {
 
       SQLite::Statement deployments(db_,
                                     "SELECT environment, service, stable_version, canary_version,"
-                                    " canary_weight, updated_at FROM deployments"
+                                    " canary_weight, updated_at, previous_version FROM deployments"
                                     " ORDER BY environment, service");
       while (deployments.executeStep()) {
         Deployment& d = contents.deployments.emplace_back();
         d.environment = TextAt(deployments, 0);
         d.service = TextAt(deployments, 1);
-        for (int column : {2, 3}) {
+        for (int column : {2, 3, 6}) {
           if (deployments.isColumnNull(column)) {
             continue;
           }
@@ -286,12 +301,31 @@ class SqliteStore final : public Store {
           if (!semver.ok()) {
             return Corrupt("deployment of " + d.service + " in " + d.environment, semver.error());
           }
-          (column == 2 ? d.stable : d.canary) = std::move(*semver);
+          (column == 2 ? d.stable : column == 3 ? d.canary : d.previous) = std::move(*semver);
         }
         d.canary_weight = static_cast<int>(IntAt(deployments, 4));
         d.updated_at = IntAt(deployments, 5);
       }
 
+      SQLite::Statement succeeded(db_,
+                                  "SELECT " + std::string(kPromotionColumns) +
+                                      " FROM promotions WHERE state = 'succeeded' ORDER BY id");
+      while (succeeded.executeStep()) {
+        Result<Promotion> promotion = PromotionAt(succeeded);
+        if (!promotion.ok()) return promotion.error();
+        promotion->verdict.clear();
+        contents.succeeded_promotions.push_back(std::move(*promotion));
+      }
+      SQLite::Statement active(db_, "SELECT " + std::string(kPromotionColumns) +
+                                        " FROM promotions WHERE state NOT IN ('succeeded',"
+                                        " 'rolled_back', 'failed', 'aborted') ORDER BY id");
+      while (active.executeStep()) {
+        Result<Promotion> promotion = PromotionAt(active);
+        if (!promotion.ok()) return promotion.error();
+        contents.active_promotions.push_back(std::move(*promotion));
+      }
+      contents.last_promotion_id =
+          db_.execAndGet("SELECT coalesce(max(id), 0) FROM promotions").getInt64();
       contents.last_event_id = db_.execAndGet("SELECT coalesce(max(id), 0) FROM events").getInt64();
       snapshot.commit();
       return contents;
@@ -336,11 +370,58 @@ class SqliteStore final : public Store {
   Result<std::vector<int64_t>> UpsertDeployment(const Deployment& deployment,
                                                 const std::vector<Event>& events) override {
     return Mutate("saving deployment of " + deployment.service + " in " + deployment.environment,
-                  events, [&] {
-                    Run(upsert_deployment_, deployment.environment, deployment.service,
-                        TextOrNull(deployment.stable), TextOrNull(deployment.canary),
-                        deployment.canary_weight, deployment.updated_at);
-                  });
+                  events, [&] { UpsertDeploymentRow(deployment); });
+  }
+
+  Result<std::vector<int64_t>> InsertPromotion(const Promotion& p,
+                                               const std::optional<Deployment>& deployment,
+                                               const std::vector<Event>& events) override {
+    const std::string label = p.service + "@" + p.version.ToString() + " into " + p.environment;
+    return Mutate("recording promotion of " + label, events, [&] {
+      Run(insert_promotion_, p.id, p.service, p.version.ToString(), p.environment,
+          std::string(RolloutStateName(p.state)), p.requested_by, p.override_reason,
+          p.verdict.empty() ? std::string("{}") : p.verdict, p.created_at, p.updated_at,
+          p.finished_at == 0 ? std::optional<int64_t>() : std::optional<int64_t>(p.finished_at));
+      if (deployment.has_value()) UpsertDeploymentRow(*deployment);
+    });
+  }
+
+  Result<std::vector<Promotion>> ListPromotions(const PromotionFilter& filter) override {
+    return Guarded("listing promotions", [&]() -> Result<std::vector<Promotion>> {
+      std::string sql = "SELECT " + std::string(kPromotionColumns) + " FROM promotions WHERE 1";
+      if (!filter.service.empty()) sql += " AND service = :service";
+      if (!filter.environment.empty()) sql += " AND environment = :environment";
+      if (filter.state.has_value()) sql += " AND state = :state";
+      if (filter.before_id > 0) sql += " AND id < :before";
+      sql += " ORDER BY id DESC LIMIT :limit";
+      SQLite::Statement query(db_, sql);
+      if (!filter.service.empty()) query.bind(":service", filter.service);
+      if (!filter.environment.empty()) query.bind(":environment", filter.environment);
+      if (filter.state.has_value()) {
+        query.bind(":state", std::string(RolloutStateName(*filter.state)));
+      }
+      if (filter.before_id > 0) query.bind(":before", filter.before_id);
+      query.bind(":limit", filter.limit);
+      std::vector<Promotion> promotions;
+      while (query.executeStep()) {
+        Result<Promotion> promotion = PromotionAt(query);
+        if (!promotion.ok()) return promotion.error();
+        promotions.push_back(std::move(*promotion));
+      }
+      return promotions;
+    });
+  }
+
+  Result<std::optional<Promotion>> GetPromotion(int64_t id) override {
+    return Guarded("loading promotion " + std::to_string(id),
+                   [&]() -> Result<std::optional<Promotion>> {
+                     ResetOnExit reset(select_promotion_);
+                     Bind(select_promotion_, 1, id);
+                     if (!select_promotion_.executeStep()) return std::optional<Promotion>();
+                     Result<Promotion> promotion = PromotionAt(select_promotion_);
+                     if (!promotion.ok()) return promotion.error();
+                     return std::optional<Promotion>(std::move(*promotion));
+                   });
   }
 
   Result<std::vector<int64_t>> AppendEvents(const std::vector<Event>& events) override {
@@ -410,6 +491,40 @@ class SqliteStore final : public Store {
   }
 
  private:
+  static constexpr std::string_view kPromotionColumns =
+      "id, service, version, environment, state, requested_by, override_reason, verdict,"
+      " created_at, updated_at, coalesce(finished_at, 0)";
+
+  static Result<Promotion> PromotionAt(const SQLite::Statement& row) {
+    Promotion p;
+    p.id = IntAt(row, 0);
+    p.service = TextAt(row, 1);
+    Result<Semver> version = Semver::Parse(TextAt(row, 2));
+    if (!version.ok())
+      return Corrupt("version of promotion " + std::to_string(p.id), version.error());
+    p.version = std::move(*version);
+    p.environment = TextAt(row, 3);
+    auto state = ParseRolloutState(TextAt(row, 4));
+    if (!state.has_value()) {
+      return Error(ErrorCode::kInternal, "stored promotion " + std::to_string(p.id) +
+                                             " has unknown state " + std::string(TextAt(row, 4)));
+    }
+    p.state = *state;
+    p.requested_by = TextAt(row, 5);
+    p.override_reason = TextAt(row, 6);
+    p.verdict = TextAt(row, 7);
+    p.created_at = IntAt(row, 8);
+    p.updated_at = IntAt(row, 9);
+    p.finished_at = IntAt(row, 10);
+    return p;
+  }
+
+  void UpsertDeploymentRow(const Deployment& deployment) {
+    Run(upsert_deployment_, deployment.environment, deployment.service,
+        TextOrNull(deployment.stable), TextOrNull(deployment.canary), deployment.canary_weight,
+        TextOrNull(deployment.previous), deployment.updated_at);
+  }
+
   // Versions with their contracts (specs left out), in registration order: three queries in all,
   // however many versions there are.
   Status LoadVersions(std::vector<Version>& versions) {
@@ -510,6 +625,8 @@ class SqliteStore final : public Store {
   SQLite::Statement delete_environments_;
   SQLite::Statement insert_environment_;
   SQLite::Statement upsert_deployment_;
+  SQLite::Statement insert_promotion_;
+  SQLite::Statement select_promotion_;
   SQLite::Statement select_spec_;
   SQLite::Statement select_events_;
   SQLite::Statement insert_token_;

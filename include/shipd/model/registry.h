@@ -58,6 +58,36 @@ struct Deployment {
   std::optional<Semver> canary;
   int canary_weight = 0;  // percent of traffic on the canary, 0..100
   TimeMs updated_at = 0;
+  std::optional<Semver> previous;  // the stable before the current one: the rollback target
+};
+
+enum class RolloutState {
+  kQueued,
+  kWaiting,
+  kProgressing,
+  kPaused,
+  kSucceeded,
+  kRolledBack,
+  kFailed,
+  kAborted,
+};
+std::string_view RolloutStateName(RolloutState state);  // "rolled_back", ...
+std::optional<RolloutState> ParseRolloutState(std::string_view name);
+bool IsTerminal(RolloutState state);
+
+// One request to move a version into an environment, and what became of it.
+struct Promotion {
+  int64_t id = 0;
+  std::string service;
+  Semver version;
+  std::string environment;
+  RolloutState state = RolloutState::kQueued;
+  std::string requested_by;     // token name
+  std::string override_reason;  // non-empty when lifecycle rules were overridden
+  std::string verdict;          // the gate's verdict at request time, JSON object text
+  TimeMs created_at = 0;
+  TimeMs updated_at = 0;
+  TimeMs finished_at = 0;  // 0 while not terminal
 };
 
 // One entry of the append-only journal.

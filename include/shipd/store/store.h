@@ -34,7 +34,20 @@ struct StoreContents {
   std::vector<Version> versions;  // with contracts; `spec` left empty (load on demand)
   std::vector<EnvironmentRecord> environments;
   std::vector<Deployment> deployments;
+  // Promotions that succeeded (verdict left empty): the lifecycle history of the gate.
+  std::vector<Promotion> succeeded_promotions;
+  // Promotions not yet in a terminal state, oldest first.
+  std::vector<Promotion> active_promotions;
   int64_t last_event_id = 0;
+  int64_t last_promotion_id = 0;
+};
+
+struct PromotionFilter {
+  std::string service;      // empty: any
+  std::string environment;  // empty: any
+  std::optional<RolloutState> state;
+  int64_t before_id = 0;  // only ids below this (paging, newest first); 0: no bound
+  int limit = 100;
 };
 
 class Store {
@@ -55,6 +68,15 @@ class Store {
   virtual Result<std::vector<int64_t>> UpsertDeployment(const Deployment& deployment,
                                                         const std::vector<Event>& events) = 0;
   virtual Result<std::vector<int64_t>> AppendEvents(const std::vector<Event>& events) = 0;
+
+  // Inserts a promotion with the id the caller assigned and, when given, the deployment it
+  // changes, in one transaction with `events`.
+  virtual Result<std::vector<int64_t>> InsertPromotion(const Promotion& promotion,
+                                                       const std::optional<Deployment>& deployment,
+                                                       const std::vector<Event>& events) = 0;
+  // Newest first.
+  virtual Result<std::vector<Promotion>> ListPromotions(const PromotionFilter& filter) = 0;
+  virtual Result<std::optional<Promotion>> GetPromotion(int64_t id) = 0;
 
   // The OpenAPI documents are kept out of memory; fetched when needed.
   virtual Result<std::string> LoadSpec(const std::string& service, const std::string& version,

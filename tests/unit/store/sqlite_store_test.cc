@@ -3,6 +3,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <filesystem>
@@ -84,14 +85,33 @@ class SqliteStoreTest : public ::testing::Test {
     return store.ok() ? std::move(*store) : nullptr;
   }
 
-  // A migrations directory holding the real 0001_init.sql plus `extra` (name -> SQL).
+  // The repository's migrations (the compiled-in set): numbers and file names, in order.
+  static std::vector<std::pair<int64_t, std::string>> RealMigrations() {
+    std::vector<std::pair<int64_t, std::string>> real;
+    for (const auto& entry : fs::directory_iterator(fs::path(SHIPD_SOURCE_DIR) / "migrations")) {
+      const std::string name = entry.path().filename().string();
+      real.emplace_back(std::stoll(name.substr(0, 4)), name);
+    }
+    std::sort(real.begin(), real.end());
+    return real;
+  }
+  // The numbers of the real migrations, followed by `extra`.
+  static std::vector<int64_t> RealNumbersAnd(std::vector<int64_t> extra = {}) {
+    std::vector<int64_t> numbers;
+    for (const auto& [number, name] : RealMigrations()) numbers.push_back(number);
+    numbers.insert(numbers.end(), extra.begin(), extra.end());
+    return numbers;
+  }
+
+  // A migrations directory holding the real migrations plus `extra` (name -> SQL).
   std::string MigrationsDir(const std::vector<std::pair<std::string, std::string>>& extra,
                             bool with_init = true) {
     fs::path dir = dir_ / ("migrations-" + std::to_string(++migration_dirs_));
     fs::create_directories(dir);
     if (with_init) {
-      fs::copy_file(fs::path(SHIPD_SOURCE_DIR) / "migrations" / "0001_init.sql",
-                    dir / "0001_init.sql");
+      for (const auto& [number, name] : RealMigrations()) {
+        fs::copy_file(fs::path(SHIPD_SOURCE_DIR) / "migrations" / name, dir / name);
+      }
     }
     for (const auto& [name, sql] : extra) {
       WriteFile(dir / name, sql);
@@ -132,7 +152,7 @@ TEST_F(SqliteStoreTest, MigrationsApplyOnceAndAreRecorded) {
   EXPECT_EQ(query.getColumn(0).getInt64(), 1);
   EXPECT_EQ(query.getColumn(1).getString(), "0001_init.sql");
   EXPECT_GT(query.getColumn(2).getInt64(), 0);
-  EXPECT_FALSE(query.executeStep());
+  EXPECT_EQ(AppliedMigrations(), RealNumbersAnd());
   for (const char* table : {"services", "versions", "provides", "requires", "environments",
                             "deployments", "events", "tokens"}) {
     EXPECT_TRUE(raw.tableExists(table)) << table;
@@ -145,64 +165,68 @@ TEST_F(SqliteStoreTest, ReopeningIsANoOp) {
   int64_t applied_at = 0;
   {
     SQLite::Database raw(db_path_, SQLite::OPEN_READONLY);
-    applied_at = raw.execAndGet("SELECT applied_at FROM schema_migrations").getInt64();
+    applied_at =
+        raw.execAndGet("SELECT applied_at FROM schema_migrations WHERE version = 1").getInt64();
   }
   ASSERT_NE(Open(), nullptr);
   ASSERT_NE(Open(), nullptr);
-  EXPECT_THAT(AppliedMigrations(), ElementsAre(1));
+  EXPECT_EQ(AppliedMigrations(), RealNumbersAnd());
   SQLite::Database raw(db_path_, SQLite::OPEN_READONLY);
-  EXPECT_EQ(raw.execAndGet("SELECT applied_at FROM schema_migrations").getInt64(), applied_at);
+  EXPECT_EQ(raw.execAndGet("SELECT applied_at FROM schema_migrations WHERE version = 1").getInt64(),
+            applied_at);
 }
 
 TEST_F(SqliteStoreTest, AppliesOnlyTheMigrationsNotYetApplied) {
   ASSERT_NE(Open(), nullptr);
-  std::string dir = MigrationsDir({{"0002_extra.sql", "CREATE TABLE extra (x INTEGER) STRICT;"}});
+  std::string dir = MigrationsDir({{"9001_extra.sql", "CREATE TABLE extra (x INTEGER) STRICT;"}});
   Result<std::unique_ptr<Store>> store = OpenWith(dir);
   ASSERT_TRUE(store.ok()) << store.error().message();
-  EXPECT_THAT(AppliedMigrations(), ElementsAre(1, 2));
+  EXPECT_EQ(AppliedMigrations(), RealNumbersAnd({9001}));
   EXPECT_TRUE(TableExists("extra"));
 }
 
 TEST_F(SqliteStoreTest, RefusesDatabaseWithNewerSchema) {
-  std::string newer = MigrationsDir({{"0002_extra.sql", "CREATE TABLE extra (x INTEGER) STRICT;"}});
+  std::string newer = MigrationsDir({{"9001_extra.sql", "CREATE TABLE extra (x INTEGER) STRICT;"}});
   ASSERT_TRUE(OpenWith(newer).ok());
 
-  Result<std::unique_ptr<Store>> store = OpenWith();  // the compiled-in set ends at 0001
+  Result<std::unique_ptr<Store>> store = OpenWith();  // the compiled-in set ends before 9001
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.error().code(), ErrorCode::kInvalid);
   EXPECT_THAT(store.error().message(), HasSubstr(db_path_));
-  EXPECT_THAT(store.error().message(), HasSubstr("2 (0002_extra.sql)"));
-  EXPECT_THAT(store.error().message(), HasSubstr("1 (0001_init.sql)"));
+  EXPECT_THAT(store.error().message(), HasSubstr("9001 (9001_extra.sql)"));
+  const auto [newest_number, newest_name] = RealMigrations().back();
+  EXPECT_THAT(store.error().message(),
+              HasSubstr(std::to_string(newest_number) + " (" + newest_name + ")"));
   EXPECT_THAT(store.error().message(), HasSubstr("newer"));
-  EXPECT_THAT(AppliedMigrations(), ElementsAre(1, 2));
+  EXPECT_EQ(AppliedMigrations(), RealNumbersAnd({9001}));
 }
 
 TEST_F(SqliteStoreTest, RefusesDatabaseWhoseMigrationHistoryDiverges) {
-  ASSERT_TRUE(OpenWith(MigrationsDir({{"0002_left.sql", "CREATE TABLE l (x INTEGER);"}})).ok());
+  ASSERT_TRUE(OpenWith(MigrationsDir({{"9001_left.sql", "CREATE TABLE l (x INTEGER);"}})).ok());
   Result<std::unique_ptr<Store>> store =
-      OpenWith(MigrationsDir({{"0002_right.sql", "CREATE TABLE r (x INTEGER);"}}));
+      OpenWith(MigrationsDir({{"9001_right.sql", "CREATE TABLE r (x INTEGER);"}}));
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.error().code(), ErrorCode::kInvalid);
-  EXPECT_THAT(store.error().message(), HasSubstr("0002_left.sql"));
-  EXPECT_THAT(store.error().message(), HasSubstr("0002_right.sql"));
+  EXPECT_THAT(store.error().message(), HasSubstr("9001_left.sql"));
+  EXPECT_THAT(store.error().message(), HasSubstr("9001_right.sql"));
 }
 
 TEST_F(SqliteStoreTest, FailingMigrationLeavesNothingApplied) {
   std::string broken = MigrationsDir(
-      {{"0002_broken.sql",
+      {{"9001_broken.sql",
         "CREATE TABLE half_done (x INTEGER);\nINSERT INTO no_such_table VALUES (1);"}});
   Result<std::unique_ptr<Store>> store = OpenWith(broken);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.error().code(), ErrorCode::kIo);
-  EXPECT_THAT(store.error().message(), HasSubstr("0002_broken.sql"));
+  EXPECT_THAT(store.error().message(), HasSubstr("9001_broken.sql"));
   EXPECT_THAT(store.error().message(), HasSubstr("no_such_table"));
-  EXPECT_THAT(AppliedMigrations(), ElementsAre(1));
+  EXPECT_EQ(AppliedMigrations(), RealNumbersAnd());
   EXPECT_FALSE(TableExists("half_done"));
 
   // Once fixed, the same migration applies.
-  WriteFile(fs::path(broken) / "0002_broken.sql", "CREATE TABLE half_done (x INTEGER);");
+  WriteFile(fs::path(broken) / "9001_broken.sql", "CREATE TABLE half_done (x INTEGER);");
   ASSERT_TRUE(OpenWith(broken).ok());
-  EXPECT_THAT(AppliedMigrations(), ElementsAre(1, 2));
+  EXPECT_EQ(AppliedMigrations(), RealNumbersAnd({9001}));
   EXPECT_TRUE(TableExists("half_done"));
 }
 
@@ -346,9 +370,9 @@ TEST_F(SqliteStoreTest, SyncsEnvironmentsAndKeepsDeploymentsOfRemovedOnes) {
                              {MakeEvent("environments.synced", "pipelines")})
           .ok());
 
-  Deployment staging{"staging", "orders", V("1.2.0"), std::nullopt, 0, 10};
+  Deployment staging{"staging", "orders", V("1.2.0"), std::nullopt, 0, 10, std::nullopt};
   ASSERT_TRUE(store->UpsertDeployment(staging, {}).ok());
-  Deployment prod{"prod", "orders", V("1.2.0"), std::nullopt, 0, 11};
+  Deployment prod{"prod", "orders", V("1.2.0"), std::nullopt, 0, 11, V("1.1.0")};
   ASSERT_TRUE(store->UpsertDeployment(prod, {}).ok());
   prod.canary = V("1.3.0-rc.1");
   prod.canary_weight = 10;
@@ -378,6 +402,8 @@ TEST_F(SqliteStoreTest, SyncsEnvironmentsAndKeepsDeploymentsOfRemovedOnes) {
   EXPECT_EQ(loaded_prod.canary->ToString(), "1.3.0-rc.1");
   EXPECT_EQ(loaded_prod.canary_weight, 10);
   EXPECT_EQ(loaded_prod.updated_at, 12);
+  ASSERT_TRUE(loaded_prod.previous.has_value());
+  EXPECT_EQ(loaded_prod.previous->ToString(), "1.1.0");
   EXPECT_EQ(contents->deployments[1].environment, "staging");
   EXPECT_FALSE(contents->deployments[1].canary.has_value());
   EXPECT_EQ(contents->last_event_id, 3);
@@ -388,13 +414,13 @@ TEST_F(SqliteStoreTest, DeploymentOfUnknownVersionIsNotFound) {
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->InsertService({"orders", "", 1}, {}).ok());
   Result<std::vector<int64_t>> ids =
-      store->UpsertDeployment({"prod", "orders", V("9.9.9"), std::nullopt, 0, 1}, {});
+      store->UpsertDeployment({"prod", "orders", V("9.9.9"), std::nullopt, 0, 1, std::nullopt}, {});
   ASSERT_FALSE(ids.ok());
   EXPECT_EQ(ids.error().code(), ErrorCode::kNotFound);
   EXPECT_THAT(ids.error().message(), HasSubstr("deployment of orders in prod"));
 
-  Result<std::vector<int64_t>> weight =
-      store->UpsertDeployment({"prod", "orders", std::nullopt, std::nullopt, 101, 1}, {});
+  Result<std::vector<int64_t>> weight = store->UpsertDeployment(
+      {"prod", "orders", std::nullopt, std::nullopt, 101, 1, std::nullopt}, {});
   ASSERT_FALSE(weight.ok());
   EXPECT_EQ(weight.error().code(), ErrorCode::kInvalid);
 }
@@ -585,7 +611,8 @@ TEST_F(SqliteStoreTest, DataSurvivesClosingAndReopening) {
     ASSERT_TRUE(store->InsertVersion(OrdersVersion("1.2.0"), {MakeEvent("v", "o")}).ok());
     ASSERT_TRUE(store->SyncEnvironments({{"dev", 0, ""}}, {}).ok());
     ASSERT_TRUE(
-        store->UpsertDeployment({"dev", "orders", V("1.2.0"), std::nullopt, 0, 5}, {}).ok());
+        store->UpsertDeployment({"dev", "orders", V("1.2.0"), std::nullopt, 0, 5, std::nullopt}, {})
+            .ok());
     ASSERT_TRUE(store->InsertToken({"ci", std::string(64, 'd'), "deployer", 1}, {}).ok());
   }
   std::unique_ptr<Store> store = Open();
@@ -639,6 +666,64 @@ TEST_F(SqliteStoreTest, FailedEventInsertLeavesNoRowBehind) {
   Result<StoreContents> contents = store->LoadAll();
   ASSERT_TRUE(contents.ok());
   EXPECT_EQ(contents->last_event_id, retry->front());
+}
+
+TEST_F(SqliteStoreTest, PromotionsRoundTripWithTheirDeployment) {
+  std::unique_ptr<Store> store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->InsertService({"orders", "", 1}, {}).ok());
+  ASSERT_TRUE(store->InsertVersion(OrdersVersion("1.2.0"), {}).ok());
+  Promotion promotion;
+  promotion.id = 7;
+  promotion.service = "orders";
+  promotion.version = V("1.2.0");
+  promotion.environment = "staging";
+  promotion.state = RolloutState::kSucceeded;
+  promotion.requested_by = "ci";
+  promotion.verdict = R"({"allowed":true})";
+  promotion.created_at = 100;
+  promotion.updated_at = 100;
+  promotion.finished_at = 100;
+  Deployment live{"staging", "orders", V("1.2.0"), std::nullopt, 0, 100, std::nullopt};
+  auto ids = store->InsertPromotion(promotion, live, {MakeEvent("promotion.succeeded", "7")});
+  ASSERT_TRUE(ids.ok()) << ids.error().message();
+
+  Promotion waiting = promotion;
+  waiting.id = 8;
+  waiting.state = RolloutState::kWaiting;
+  waiting.finished_at = 0;
+  ASSERT_TRUE(store->InsertPromotion(waiting, std::nullopt, {}).ok());
+  EXPECT_EQ(store->InsertPromotion(waiting, std::nullopt, {}).error().code(), ErrorCode::kConflict);
+
+  auto contents = store->LoadAll();
+  ASSERT_TRUE(contents.ok()) << contents.error().message();
+  EXPECT_EQ(contents->last_promotion_id, 8);
+  ASSERT_EQ(contents->succeeded_promotions.size(), 1u);
+  EXPECT_EQ(contents->succeeded_promotions[0].finished_at, 100);
+  ASSERT_EQ(contents->active_promotions.size(), 1u);
+  EXPECT_EQ(contents->active_promotions[0].state, RolloutState::kWaiting);
+  ASSERT_EQ(contents->deployments.size(), 1u);
+  EXPECT_EQ(contents->deployments[0].stable, V("1.2.0"));
+
+  auto listed = store->ListPromotions({"orders", "", std::nullopt, 0, 10});
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].id, 8);  // newest first
+  auto only_succeeded = store->ListPromotions({"", "staging", RolloutState::kSucceeded, 0, 10});
+  ASSERT_TRUE(only_succeeded.ok());
+  ASSERT_EQ(only_succeeded->size(), 1u);
+  EXPECT_EQ((*only_succeeded)[0].verdict, R"({"allowed":true})");
+  auto paged = store->ListPromotions({"", "", std::nullopt, 8, 10});
+  ASSERT_TRUE(paged.ok());
+  ASSERT_EQ(paged->size(), 1u);
+  EXPECT_EQ((*paged)[0].id, 7);
+
+  auto found = store->GetPromotion(7);
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->requested_by, "ci");
+  auto missing = store->GetPromotion(99);
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
 }
 
 }  // namespace
