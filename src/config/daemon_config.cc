@@ -3,8 +3,12 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
+
+#include "shipd/config/pipelines.h"
+#include "shipd/model/registry.h"
 
 namespace shipd {
 namespace {
@@ -12,6 +16,92 @@ namespace {
 Error At(const std::filesystem::path& file, const YAML::Mark& mark, const std::string& message) {
   return Error(ErrorCode::kInvalid, file.string() + ":" + std::to_string(mark.line + 1) + ":" +
                                         std::to_string(mark.column + 1) + ": " + message);
+}
+
+std::string ReadSecretFile(const std::filesystem::path& path, bool* ok) {
+  std::ifstream in(path);
+  *ok = static_cast<bool>(in);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string secret = text.str();
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  return secret;
+}
+
+// repositories: { SERVICE: { url, secret_env | secret_file, tag_pattern, manifest, promote_to,
+// poll_interval } }
+Result<std::vector<RepositoryConfig>> LoadRepositories(const std::filesystem::path& file,
+                                                       const YAML::Node& node) {
+  std::vector<RepositoryConfig> out;
+  if (node.IsNull()) return out;
+  if (!node.IsMap()) {
+    return At(file, node.Mark(), "repositories must map service names to repository settings");
+  }
+  for (const auto& item : node) {
+    RepositoryConfig repo;
+    repo.service = item.first.as<std::string>();
+    const std::string where = "repository \"" + repo.service + "\": ";
+    if (auto valid = ValidateName("service", repo.service); !valid.ok()) {
+      return At(file, item.first.Mark(), valid.error().message());
+    }
+    const YAML::Node settings = item.second;
+    if (!settings.IsMap()) return At(file, settings.Mark(), where + "must be a mapping");
+    bool has_poll = false;
+    for (const auto& field : settings) {
+      const auto key = field.first.as<std::string>();
+      const YAML::Node value = field.second;
+      if (!value.IsScalar()) return At(file, value.Mark(), where + key + " must be a scalar");
+      const auto text = value.as<std::string>();
+      if (key == "url") {
+        repo.url = text;
+      } else if (key == "secret_env") {
+        const char* secret = std::getenv(text.c_str());
+        if (secret == nullptr || *secret == '\0') {
+          return At(file, value.Mark(), where + "environment variable " + text + " is not set");
+        }
+        repo.secret = secret;
+      } else if (key == "secret_file") {
+        std::filesystem::path path(text);
+        if (!path.is_absolute()) path = file.parent_path() / path;
+        bool read = false;
+        repo.secret = ReadSecretFile(path, &read);
+        if (!read || repo.secret.empty()) {
+          return At(file, value.Mark(), where + "cannot read a secret from " + path.string());
+        }
+      } else if (key == "tag_pattern") {
+        if (text.find("{version}") == std::string::npos) {
+          return At(file, value.Mark(), where + "tag_pattern must contain {version}");
+        }
+        repo.tag_pattern = text;
+      } else if (key == "manifest") {
+        repo.manifest = text;
+      } else if (key == "promote_to") {
+        repo.promote_to = text;
+      } else if (key == "poll_interval") {
+        auto interval = ParseDuration(text);
+        if (!interval.ok()) return At(file, value.Mark(), where + interval.error().message());
+        repo.poll_interval = *interval;
+        has_poll = true;
+      } else if (key == "secret") {
+        return At(file, field.first.Mark(),
+                  where +
+                      "secrets are not kept in the configuration in clear; use secret_env "
+                      "or secret_file");
+      } else {
+        return At(file, field.first.Mark(),
+                  where + "unknown key \"" + key +
+                      "\" (known: url, secret_env, secret_file, tag_pattern, manifest, "
+                      "promote_to, poll_interval)");
+      }
+    }
+    if (repo.url.empty()) return At(file, settings.Mark(), where + "url is required");
+    // Polling is cheap for local repositories; for remote ones it is opted into.
+    const bool remote = repo.url.rfind("https://", 0) == 0 || repo.url.rfind("http://", 0) == 0 ||
+                        repo.url.rfind("ssh://", 0) == 0 || repo.url.find('@') != std::string::npos;
+    if (!has_poll && !remote) repo.poll_interval = std::chrono::minutes(1);
+    out.push_back(std::move(repo));
+  }
+  return out;
 }
 
 }  // namespace
@@ -53,7 +143,13 @@ Result<DaemonConfig> LoadDaemonConfig(const std::filesystem::path& file) {
     if (!root.IsMap()) return At(file, root.Mark(), "the configuration must be a mapping");
     for (const auto& item : root) {
       const auto key = item.first.as<std::string>();
-      const YAML::Node& value = item.second;
+      const YAML::Node value = item.second;
+      if (key == "repositories") {
+        auto repositories = LoadRepositories(file, value);
+        if (!repositories.ok()) return repositories.error();
+        config.repositories = std::move(repositories).value();
+        continue;
+      }
       if (!value.IsScalar()) return At(file, value.Mark(), "\"" + key + "\" must be a scalar");
       if (key == "listen") {
         config.listen = value.as<std::string>();
@@ -80,7 +176,7 @@ Result<DaemonConfig> LoadDaemonConfig(const std::filesystem::path& file) {
         return At(file, item.first.Mark(),
                   "unknown key \"" + key +
                       "\" (known: listen, data, pipelines, log_format, log_level, "
-                      "max_body_bytes, http_threads)");
+                      "max_body_bytes, http_threads, repositories)");
       }
     }
   } catch (const YAML::Exception& e) {

@@ -2,13 +2,26 @@
 // Plain value type.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "shipd/common/result.h"
 
 namespace shipd {
+
+// A service's Git repository: tags pushed there register versions (docs/webhooks.md).
+struct RepositoryConfig {
+  std::string service;
+  std::string url;     // file://, a local path, https://, ssh://
+  std::string secret;  // webhook secret, read from secret_env or secret_file
+  std::string tag_pattern = "v{version}";
+  std::string manifest = "ship.yaml";  // path of the manifest inside the repository
+  std::string promote_to;              // environment to promote new versions into; "" = none
+  std::chrono::milliseconds poll_interval{0};  // tag reconciliation; 0 = off
+};
 
 struct DaemonConfig {
   std::string listen = "127.0.0.1:7700";          // host:port; port 0 picks a free port
@@ -18,6 +31,7 @@ struct DaemonConfig {
   std::string log_level = "info";                 // trace | debug | info | warn | error
   size_t max_body_bytes = 1024 * 1024;            // larger request bodies get 413
   int http_threads = 16;  // a keep-alive connection holds a thread while open
+  std::vector<RepositoryConfig> repositories;
 
   std::filesystem::path DatabasePath() const { return data_dir / "shipd.db"; }
 };

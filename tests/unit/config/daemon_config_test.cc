@@ -1,0 +1,113 @@
+#include "shipd/config/daemon_config.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <fstream>
+
+namespace shipd {
+namespace {
+
+class DaemonConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("shipd-config-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  Result<DaemonConfig> Load(const std::string& text) {
+    const auto path = dir_ / "shipd.yaml";
+    std::ofstream(path) << text;
+    return LoadDaemonConfig(path);
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(DaemonConfigTest, ReadsEveryKeyAndResolvesPathsAgainstTheFile) {
+  auto config = Load(
+      "listen: 0.0.0.0:8080\ndata: state\npipelines: /etc/shipd/pipelines\nlog_format: json\n"
+      "log_level: debug\nmax_body_bytes: 2048\nhttp_threads: 4\n");
+  ASSERT_TRUE(config.ok()) << config.error().message();
+  EXPECT_EQ(config->listen, "0.0.0.0:8080");
+  EXPECT_EQ(config->data_dir, dir_ / "state");
+  EXPECT_EQ(config->pipelines, "/etc/shipd/pipelines");
+  EXPECT_EQ(config->log_format, "json");
+  EXPECT_EQ(config->max_body_bytes, 2048u);
+  EXPECT_EQ(config->http_threads, 4);
+}
+
+TEST_F(DaemonConfigTest, ErrorsNameFileLineAndColumn) {
+  struct Case {
+    std::string text;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"listen: nowhere\n", "shipd.yaml:1:9: listen address \"nowhere\" must be host:port"},
+      {"listen: 127.0.0.1:99999\n", "port must be a number from 0 to 65535"},
+      {"log_format: xml\n", "shipd.yaml:1:13: log_format must be text or json"},
+      {"http_threads: 0\n", "http_threads must be >= 1"},
+      {"data: [a, b]\n", "\"data\" must be a scalar"},
+      {"colour: blue\n", "shipd.yaml:1:1: unknown key \"colour\""},
+      {"a: [\n", "shipd.yaml:"},
+      {"repositories:\n  orders: {}\n", "repository \"orders\": url is required"},
+      {"repositories:\n  orders: {url: /srv/orders.git, secret: hunter2}\n",
+       "use secret_env or secret_file"},
+      {"repositories:\n  orders: {url: /srv/orders.git, secret_env: SHIPD_TEST_UNSET_VAR}\n",
+       "environment variable SHIPD_TEST_UNSET_VAR is not set"},
+      {"repositories:\n  orders: {url: /srv/o.git, tag_pattern: release}\n",
+       "tag_pattern must contain {version}"},
+      {"repositories:\n  orders: {url: /srv/o.git, poll_interval: often}\n", "often"},
+      {"repositories:\n  Orders: {url: /srv/o.git}\n", "invalid service name \"Orders\""},
+      {"repositories:\n  orders: {url: /srv/o.git, brnach: main}\n", "unknown key \"brnach\""},
+  };
+  for (const auto& c : cases) {
+    auto config = Load(c.text);
+    ASSERT_FALSE(config.ok()) << c.text;
+    EXPECT_NE(config.error().message().find(c.expected), std::string::npos)
+        << "expected \"" << c.expected << "\" in: " << config.error().message();
+  }
+}
+
+TEST_F(DaemonConfigTest, RepositoriesReadSecretsFromEnvironmentOrFile) {
+  ::setenv("SHIPD_TEST_HOOK_SECRET", "from-env", 1);
+  std::ofstream(dir_ / "billing.secret") << "from-file\n";
+  auto config = Load(R"(repositories:
+  orders:
+    url: https://git.example.com/orders.git
+    secret_env: SHIPD_TEST_HOOK_SECRET
+    tag_pattern: release-{version}
+    promote_to: dev
+  billing:
+    url: /srv/git/billing.git
+    secret_file: billing.secret
+    manifest: deploy/ship.yaml
+)");
+  ASSERT_TRUE(config.ok()) << config.error().message();
+  ASSERT_EQ(config->repositories.size(), 2u);
+  const auto& orders = config->repositories[0];
+  EXPECT_EQ(orders.service, "orders");
+  EXPECT_EQ(orders.secret, "from-env");
+  EXPECT_EQ(orders.tag_pattern, "release-{version}");
+  EXPECT_EQ(orders.promote_to, "dev");
+  EXPECT_EQ(orders.poll_interval.count(), 0);  // remote: polling is opt-in
+  const auto& billing = config->repositories[1];
+  EXPECT_EQ(billing.secret, "from-file");
+  EXPECT_EQ(billing.manifest, "deploy/ship.yaml");
+  EXPECT_EQ(billing.poll_interval, std::chrono::minutes(1));  // local: polled by default
+}
+
+TEST(ParseListenAddress, SplitsHostAndPort) {
+  auto parsed = ParseListenAddress("[::1]:7700");
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->first, "::1");
+  EXPECT_EQ(parsed->second, 7700);
+  EXPECT_FALSE(ParseListenAddress(":7700").ok());
+  EXPECT_FALSE(ParseListenAddress("host:").ok());
+}
+
+}  // namespace
+}  // namespace shipd
