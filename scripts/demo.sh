@@ -53,19 +53,41 @@ say "registering versions with their contracts (ship.yaml + OpenAPI documents)"
 shipctl version register billing@2.3.0 -f deploy/demo/billing/ship.yaml
 shipctl version register orders@3.1.0 -f deploy/demo/orders/ship.yaml
 shipctl version register web@5.2.0 -f deploy/demo/web/ship.yaml
-say "registering the same version again is idempotent"
+say "registering the same version again is idempotent; changing it is refused (exit 3)"
 shipctl version register orders@3.1.0 -f deploy/demo/orders/ship.yaml
-say "...but changing a registered version is refused (exit code 3)"
 shipctl version register orders@3.1.0 -f deploy/demo/orders/ship.yaml --artifact tampered:1 || true
-say "an invalid version is refused with the reason"
-shipctl version register orders@3.1 -f deploy/demo/orders/ship.yaml || true
 
-say "what is registered"
-shipctl service list
-shipctl version list orders
-say "what runs where (the rollout engine fills this in)"
+say "can web go to dev first? The contract gate says no: nothing provides the orders API there"
+shipctl can-i-deploy web@5.2.0 --to dev || echo "(exit code $?)"
+say "the plan: providers first"
+shipctl plan web@5.2.0 --to dev
+say "carrying the plan out, then the same through staging and prod (each after the one before)"
+for env in dev staging prod; do
+  shipctl promote billing@2.3.0 --to $env
+  shipctl promote orders@3.1.0 --to $env
+  shipctl promote web@5.2.0 --to $env
+done
 shipctl status
-say "the journal"
+
+say "orders 3.2.0 claims a compatible minor release, but its OpenAPI document drops a field"
+shipctl version register orders@3.2.0 -f deploy/demo/orders-3.2-dishonest/ship.yaml
+shipctl can-i-deploy orders@3.2.0 --to dev || echo "(exit code $?)"
+shipctl api diff deploy/demo/orders/api/openapi.yaml deploy/demo/orders-3.2-dishonest/api/openapi.yaml || true
+
+say "orders 4.0.0 is a major release of the orders API: promoting it would break web@5.2.0"
+shipctl version register orders@4.0.0 -f deploy/demo/orders-4/ship.yaml
+shipctl promote orders@4.0.0 --to dev || echo "(exit code $?: blocked, nothing changed)"
+say "web 6.0.0 accepts orders 3.1 and 4.x: it goes first, then orders 4.0.0 is allowed"
+shipctl version register web@6.0.0 -f deploy/demo/web-6/ship.yaml
+shipctl promote web@6.0.0 --to dev
+shipctl promote orders@4.0.0 --to dev
+say "...and it may not skip staging on its way to prod"
+shipctl can-i-deploy orders@4.0.0 --to prod || echo "(exit code $?)"
+
+say "what runs where, and who depends on whom in prod"
+shipctl status
+shipctl graph --env prod
+say "the journal: every registration, promotion and refusal, with who asked"
 shipctl events
 
 say "shipd is running (pid $(cat "$data/shipd.pid")), logs in $data/shipd.log"
@@ -73,7 +95,9 @@ cat <<MSG
 Try:
   export SHIP_SERVER=$SHIP_SERVER SHIP_TOKEN=$ci
   $bin/shipctl status
-  $bin/shipctl -o json version list orders
+  $bin/shipctl plan web@6.0.0 --to prod
+  $bin/shipctl graph --env dev --format dot
+  $bin/shipctl events --follow
   curl -s -H "Authorization: Bearer $viewer" $SHIP_SERVER/v1/services/orders/versions/3.1.0
   curl -s -H "Authorization: Bearer $viewer" $SHIP_SERVER/metrics | head
 Stop it with: kill $(cat "$data/shipd.pid")

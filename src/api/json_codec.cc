@@ -85,4 +85,20 @@ json EventJson(const Event& event) {
           {"kind", event.kind}, {"subject", event.subject}, {"data", std::move(data)}};
 }
 
+json PromotionJson(const Promotion& p) {
+  json verdict = json::parse(p.verdict.empty() ? "{}" : p.verdict, nullptr, false);
+  if (verdict.is_discarded()) verdict = json::object();
+  return {{"id", p.id},
+          {"service", p.service},
+          {"version", p.version.ToString()},
+          {"environment", p.environment},
+          {"state", RolloutStateName(p.state)},
+          {"requested_by", p.requested_by},
+          {"override_reason", p.override_reason},
+          {"verdict", std::move(verdict)},
+          {"created_at", p.created_at},
+          {"updated_at", p.updated_at},
+          {"finished_at", p.finished_at == 0 ? json(nullptr) : json(p.finished_at)}};
+}
+
 }  // namespace shipd

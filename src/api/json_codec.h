@@ -17,5 +17,6 @@ nlohmann::json ServiceJson(const ServiceState& service, const State& state);
 nlohmann::json DeploymentJson(const Deployment& deployment);
 nlohmann::json EnvironmentJson(const EnvironmentState& environment);
 nlohmann::json EventJson(const Event& event);
+nlohmann::json PromotionJson(const Promotion& promotion);
 
 }  // namespace shipd

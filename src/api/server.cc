@@ -20,6 +20,10 @@
 #include "shipd/api/auth.h"
 #include "shipd/common/sha256.h"
 #include "shipd/common/yaml_json.h"
+#include "shipd/contract/graph.h"
+#include "shipd/contract/planner.h"
+#include "shipd/contract/verdict.h"
+#include "shipd/git/tag_event.h"
 #include "shipd/model/manifest.h"
 
 namespace shipd {
@@ -52,6 +56,7 @@ using RouteFn = std::function<Result<Reply>(const httplib::Request&, const Calle
 
 constexpr int64_t kDefaultEventLimit = 100;
 constexpr int64_t kMaxEventLimit = 1000;
+constexpr int64_t kMaxEventWaitMs = 60'000;
 
 Result<int64_t> IntParam(const httplib::Request& req, const char* name, int64_t fallback,
                          int64_t min, int64_t max) {
@@ -69,8 +74,8 @@ Result<int64_t> IntParam(const httplib::Request& req, const char* name, int64_t 
 
 class HttplibApiServer final : public ApiServer {
  public:
-  HttplibApiServer(Engine& engine, const Clock& clock, ApiOptions options)
-      : engine_(engine), clock_(clock), options_(options) {
+  HttplibApiServer(Engine& engine, const Clock& clock, ApiOptions options, TagIngestor* ingestor)
+      : engine_(engine), clock_(clock), options_(options), ingestor_(ingestor) {
     server_.new_task_queue = [threads = options_.threads] {
       return new httplib::ThreadPool(static_cast<size_t>(threads));
     };
@@ -253,13 +258,212 @@ class HttplibApiServer final : public ApiServer {
           return Reply{200, EnvironmentJson(*env)};
         });
 
+    Get("/v1/can-i-deploy", "/v1/can-i-deploy", "read",
+        [this](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          auto request = PromotionFromQuery(req);
+          if (!request.ok()) return request.error();
+          auto verdict = engine_.CanIDeploy(*request);
+          if (!verdict.ok()) {
+            // A version not registered (yet) is "unknown", not an error: CI may ask before the
+            // tag's webhook has registered it, and retries.
+            auto state = engine_.Snapshot();
+            auto semver = Semver::Parse(request->version);
+            const ServiceState* service = state->FindService(request->service);
+            if (verdict.error().code() == ErrorCode::kNotFound && semver.ok() &&
+                service != nullptr && service->FindVersion(*semver) == nullptr &&
+                state->FindEnvironment(request->environment) != nullptr) {
+              const std::string label = request->service + "@" + semver->ToString();
+              return Reply{200,
+                           {{"allowed", false},
+                            {"decision", "unknown"},
+                            {"environment", request->environment},
+                            {"changes", json::array({label})},
+                            {"reasons", json::array({{{"rule", "unknown-version"},
+                                                      {"version", label},
+                                                      {"message", label + " is not registered"}}})},
+                            {"warnings", json::array()},
+                            {"summary", label + " is not registered; the answer is unknown"}}};
+            }
+            return verdict.error();
+          }
+          json out = VerdictToJson(*verdict);
+          out["decision"] = verdict->allowed ? "yes" : "no";
+          return Reply{200, std::move(out)};
+        });
+    Get("/v1/plan", "/v1/plan", "read",
+        [this](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          auto request = PromotionFromQuery(req);
+          if (!request.ok()) return request.error();
+          auto plan = engine_.PlanPromotion(*request);
+          if (!plan.ok()) return plan.error();
+          return Reply{200, PlanToJson(*plan)};
+        });
+    Get("/v1/graph", "/v1/graph", "read",
+        [this](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          const std::string format =
+              req.has_param("format") ? req.get_param_value("format") : "json";
+          if (format != "json" && format != "dot") {
+            return Error(ErrorCode::kBadRequest,
+                         "format must be json or dot, not \"" + format + "\"");
+          }
+          auto state = engine_.Snapshot();
+          std::vector<const EnvironmentState*> environments;
+          if (req.has_param("environment")) {
+            const std::string name = req.get_param_value("environment");
+            const EnvironmentState* env = state->FindEnvironment(name);
+            if (env == nullptr) {
+              return Error(ErrorCode::kNotFound,
+                           "unknown environment \"" + name + "\"" + KnownEnvironments(*state));
+            }
+            environments.push_back(env);
+          } else {
+            for (const auto& env : state->environments) environments.push_back(env.get());
+          }
+          if (format == "dot") {
+            std::string dot;
+            for (const auto* env : environments)
+              dot += GraphToDot(BuildDependencyGraph(env->index));
+            return Reply::Text(std::move(dot), "text/vnd.graphviz");
+          }
+          if (environments.size() == 1) {
+            return Reply{200, GraphToJson(BuildDependencyGraph(environments[0]->index))};
+          }
+          json graphs = json::array();
+          for (const auto* env : environments) {
+            graphs.push_back(GraphToJson(BuildDependencyGraph(env->index)));
+          }
+          return Reply{200, {{"graphs", std::move(graphs)}}};
+        });
+
+    Post("/v1/promotions", "/v1/promotions", std::string(kDecidedByRoute),
+         [this](const httplib::Request& req, const Caller& caller) -> Result<Reply> {
+           auto doc = ParseBody(req);
+           if (!doc.ok()) return doc.error();
+           auto request = PromotionFromBody(*doc);
+           if (!request.ok()) return request.error();
+           if (auto allowed = Require(caller, "promote:" + request->environment); !allowed.ok()) {
+             return allowed.error();
+           }
+           if (!request->override_reason.empty()) {
+             if (auto allowed = Require(caller, "override:" + request->environment);
+                 !allowed.ok()) {
+               return allowed.error();
+             }
+           }
+           auto outcome = engine_.Promote(*request, caller.actor);
+           if (!outcome.ok()) return outcome.error();
+           if (!outcome->promotion.has_value()) {
+             return Reply{
+                 409, ErrorJson("blocked",
+                                request->service + "@" + request->version + " may not go to " +
+                                    request->environment + ": " +
+                                    VerdictToJson(outcome->verdict)["summary"].get<std::string>(),
+                                VerdictToJson(outcome->verdict))};
+           }
+           return Reply{201, PromotionJson(*outcome->promotion)};
+         });
+    Get("/v1/promotions", "/v1/promotions", "read",
+        [this](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          PromotionFilter filter;
+          filter.service = req.get_param_value("service");
+          filter.environment = req.get_param_value("environment");
+          if (req.has_param("state")) {
+            filter.state = ParseRolloutState(req.get_param_value("state"));
+            if (!filter.state.has_value()) {
+              return Error(ErrorCode::kBadRequest,
+                           "unknown state \"" + req.get_param_value("state") + "\"");
+            }
+          }
+          auto before = IntParam(req, "before", 0, 0, INT64_MAX);
+          if (!before.ok()) return before.error();
+          auto limit = IntParam(req, "limit", kDefaultEventLimit, 1, kMaxEventLimit);
+          if (!limit.ok()) return limit.error();
+          filter.before_id = *before;
+          filter.limit = static_cast<int>(*limit);
+          auto promotions = engine_.ListPromotions(filter);
+          if (!promotions.ok()) return promotions.error();
+          json list = json::array();
+          for (const auto& p : *promotions) list.push_back(PromotionJson(p));
+          return Reply{200, {{"promotions", std::move(list)}}};
+        });
+    Get(R"(/v1/promotions/(\d+))", "/v1/promotions/{id}", "read",
+        [this](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          const int64_t id = std::stoll(req.matches[1].str());
+          auto promotion = engine_.GetPromotion(id);
+          if (!promotion.ok()) return promotion.error();
+          if (!promotion->has_value()) {
+            return Error(ErrorCode::kNotFound, "unknown promotion " + std::to_string(id));
+          }
+          return Reply{200, PromotionJson(**promotion)};
+        });
+
+    for (auto [path, host] : {std::pair{"/v1/hooks/github", GitHost::kGitHub},
+                              std::pair{"/v1/hooks/gitlab", GitHost::kGitLab},
+                              std::pair{"/v1/hooks/gitea", GitHost::kGitea}}) {
+      // Open routes: the delivery's signature (or token) is the authentication.
+      Post(path, path, "", [this, host](const httplib::Request& req, const Caller& caller) {
+        return HandleWebhook(host, req, caller);
+      });
+    }
+    Get("/v1/repositories", "/v1/repositories", "read",
+        [this](const auto&, const auto&) -> Result<Reply> {
+          json list = json::array();
+          if (ingestor_ != nullptr) {
+            for (const auto& r : ingestor_->repositories()) {
+              list.push_back({{"service", r.service},
+                              {"url", r.url},
+                              {"tag_pattern", r.tag_pattern},
+                              {"manifest", r.manifest},
+                              {"promote_to", r.promote_to},
+                              {"poll_interval_ms", r.poll_interval.count()},
+                              {"webhook_secret", !r.secret.empty()}});
+            }
+          }
+          return Reply{200, {{"repositories", std::move(list)}}};
+        });
+    Post(R"(/v1/repositories/([^/]+)/sync)", "/v1/repositories/{service}/sync", "register:*",
+         [this](const httplib::Request& req, const Caller& caller) -> Result<Reply> {
+           if (ingestor_ == nullptr) return NoRepositories();
+           auto outcomes = ingestor_->SyncNow(req.matches[1].str(), caller.actor);
+           if (!outcomes.ok()) return outcomes.error();
+           json list = json::array();
+           for (const auto& o : *outcomes) list.push_back(OutcomeJson(o));
+           return Reply{200, {{"outcomes", std::move(list)}}};
+         });
+    Post(R"(/v1/services/([^/]+)/versions/from-git)", "/v1/services/{name}/versions/from-git",
+         "register:*", [this](const httplib::Request& req, const Caller& caller) -> Result<Reply> {
+           if (ingestor_ == nullptr) return NoRepositories();
+           auto doc = ParseBody(req);
+           if (!doc.ok()) return doc.error();
+           if (!doc->is_object() || !(*doc)["tag"].is_string() || doc->size() != 1) {
+             return Error(ErrorCode::kInvalid, "the body must be {\"tag\": \"v1.2.3\"}");
+           }
+           auto outcome = ingestor_->IngestNow(req.matches[1].str(),
+                                               (*doc)["tag"].get<std::string>(), caller.actor);
+           if (!outcome.ok()) return outcome.error();
+           const std::string& status = outcome->status;
+           const int code = status == "registered"  ? 201
+                            : status == "unchanged" ? 200
+                            : status == "conflict"  ? 409
+                                                    : 422;
+           if (code >= 400) {
+             return Reply{code, ErrorJson(status == "conflict" ? "conflict" : "invalid",
+                                          outcome->message, OutcomeJson(*outcome))};
+           }
+           return Reply{code, OutcomeJson(*outcome)};
+         });
+
     Get("/v1/events", "/v1/events", "read",
         [this](const httplib::Request& req, const Caller&) -> Result<Reply> {
           auto after = IntParam(req, "after", 0, 0, INT64_MAX);
           if (!after.ok()) return after.error();
           auto limit = IntParam(req, "limit", kDefaultEventLimit, 1, kMaxEventLimit);
           if (!limit.ok()) return limit.error();
-          auto events = engine_.ListEvents(*after, static_cast<int>(*limit));
+          auto wait = IntParam(req, "wait_ms", 0, 0, kMaxEventWaitMs);
+          if (!wait.ok()) return wait.error();
+          auto events = *wait > 0 ? engine_.WaitForEvents(*after, static_cast<int>(*limit),
+                                                          std::chrono::milliseconds(*wait))
+                                  : engine_.ListEvents(*after, static_cast<int>(*limit));
           if (!events.ok()) return events.error();
           json list = json::array();
           for (const auto& event : *events) list.push_back(EventJson(event));
@@ -317,6 +521,20 @@ class HttplibApiServer final : public ApiServer {
     res.set_content(ErrorJson(ErrorCodeName(error.code()), message).dump(), "application/json");
   }
 
+  // Routes whose permission depends on the request (promote:ENV) authenticate in the wrapper
+  // and check the permission themselves with Require().
+  static constexpr std::string_view kDecidedByRoute = "(decided by the route)";
+
+  static Status Require(const Caller& caller, const std::string& permission) {
+    const auto* granted = PermissionsOfRole(caller.role);
+    if (granted == nullptr || !Grants(*granted, permission)) {
+      return Error(ErrorCode::kPermissionDenied, "token \"" + caller.token_name + "\" (role " +
+                                                     caller.role + ") lacks permission \"" +
+                                                     permission + "\"");
+    }
+    return Ok();
+  }
+
   Status Authorize(const httplib::Request& req, const std::string& permission, Caller& caller) {
     if (permission.empty()) return Ok();
     const std::string header = req.get_header_value("Authorization");
@@ -336,13 +554,8 @@ class HttplibApiServer final : public ApiServer {
     caller.token_name = (*token)->name;
     caller.role = (*token)->role;
     caller.actor.name = (*token)->name;
-    const auto* granted = PermissionsOfRole(caller.role);
-    if (granted == nullptr || !Grants(*granted, permission)) {
-      return Error(ErrorCode::kPermissionDenied, "token \"" + caller.token_name + "\" (role " +
-                                                     caller.role + ") lacks permission \"" +
-                                                     permission + "\"");
-    }
-    return Ok();
+    if (permission == kDecidedByRoute) return Ok();
+    return Require(caller, permission);
   }
 
   // Tokens are immutable once created, so found ones are cached; misses ask the store so that a
@@ -372,6 +585,145 @@ class HttplibApiServer final : public ApiServer {
       }
     }
     return ParseJsonOrYaml(req.body);
+  }
+
+  static Error NoRepositories() {
+    return Error(ErrorCode::kNotFound,
+                 "no repositories are configured (repositories: in shipd.yaml)");
+  }
+
+  static json OutcomeJson(const IngestOutcome& o) {
+    json out = {
+        {"tag", o.tag}, {"status", o.status}, {"version", o.version}, {"message", o.message}};
+    if (o.promotion != 0) out["promotion"] = o.promotion;
+    return out;
+  }
+
+  // Identifiers of the repository a payload names, read before it is verified: only to pick the
+  // configured repository whose secret verifies it.
+  static std::vector<std::string> RepositoryIdsOf(const json& body) {
+    std::vector<std::string> ids;
+    for (const char* object : {"repository", "project"}) {
+      auto it = body.find(object);
+      if (it == body.end() || !it->is_object()) continue;
+      for (const char* key :
+           {"clone_url", "html_url", "ssh_url", "git_url", "git_http_url", "git_ssh_url",
+            "http_url", "web_url", "url", "homepage", "full_name", "path_with_namespace"}) {
+        auto value = it->find(key);
+        if (value != it->end() && value->is_string() && !value->get<std::string>().empty()) {
+          ids.push_back(value->get<std::string>());
+        }
+      }
+    }
+    return ids;
+  }
+
+  Result<Reply> HandleWebhook(GitHost host, const httplib::Request& req, const Caller& caller) {
+    const std::string host_name(GitHostName(host));
+    const Actor actor{"webhook:" + host_name, caller.actor.source};
+    if (ingestor_ == nullptr) return NoRepositories();
+    const json untrusted = json::parse(req.body, nullptr, false);
+    if (untrusted.is_discarded() || !untrusted.is_object()) {
+      return Error(ErrorCode::kBadRequest, "the payload is not a JSON object");
+    }
+    const auto ids = RepositoryIdsOf(untrusted);
+    const auto candidates = ingestor_->FindByIds(ids);
+    if (candidates.empty()) {
+      return Error(ErrorCode::kNotFound,
+                   "unknown repository " + (ids.empty() ? std::string("(none named)") : ids[0]) +
+                       ": no service maps to it (repositories: in shipd.yaml)");
+    }
+    HeaderLookup header = [&req](std::string_view name) -> std::optional<std::string> {
+      const std::string key(name);
+      if (!req.has_header(key)) return std::nullopt;
+      return req.get_header_value(key);
+    };
+    std::optional<Error> rejection;
+    for (const RepositoryConfig* repository : candidates) {
+      auto event = ParseTagEvent(host, header, req.body, repository->secret);
+      if (!event.ok()) {
+        if (event.error().code() == ErrorCode::kUnauthenticated) {
+          rejection = event.error();
+          continue;  // another repository with the same URL may have another secret
+        }
+        return event.error();
+      }
+      return Accept(host_name, *repository, std::move(event).value(), actor, req.body);
+    }
+    // Nothing is recorded of a forged delivery but the fact that one arrived.
+    if (auto status = engine_.RecordEvent(
+            actor, "webhook.rejected", candidates[0]->service,
+            json{{"reason", rejection->message()}, {"source", caller.actor.source}}.dump());
+        !status.ok()) {
+      return status.error();
+    }
+    return *rejection;
+  }
+
+  Result<Reply> Accept(const std::string& host_name, const RepositoryConfig& repository,
+                       TagEvent event, const Actor& actor, const std::string& body) {
+    const std::string kind(TagEventKindName(event.kind));
+    if (event.kind == TagEventKind::kPing) return Reply{200, {{"status", "pong"}}};
+    if (event.kind == TagEventKind::kIgnored) {
+      return Reply{200, {{"status", "ignored"}, {"detail", event.detail}}};
+    }
+    // Hosts retry deliveries; without an id, the same body is the same delivery.
+    const std::string delivery =
+        event.delivery_id.empty() ? "sha256:" + Sha256Hex(body) : event.delivery_id;
+    auto fresh = engine_.RecordDelivery(
+        host_name, delivery, repository.service, actor,
+        json{{"event", kind}, {"tag", event.tag}, {"object", event.object_id}}.dump());
+    if (!fresh.ok()) return fresh.error();
+    if (!*fresh) return Reply{200, {{"status", "duplicate"}, {"delivery", delivery}}};
+    const std::string tag = event.tag;
+    ingestor_->Enqueue(repository, std::move(event), actor);
+    return Reply{202,
+                 {{"status", "accepted"},
+                  {"delivery", delivery},
+                  {"service", repository.service},
+                  {"tag", tag},
+                  {"event", kind}}};
+  }
+
+  static Result<PromotionRequest> PromotionFromQuery(const httplib::Request& req) {
+    PromotionRequest request;
+    for (auto [field, name] :
+         {std::pair{&request.service, "service"}, std::pair{&request.version, "version"},
+          std::pair{&request.environment, "environment"}}) {
+      if (!req.has_param(name) || req.get_param_value(name).empty()) {
+        return Error(ErrorCode::kBadRequest,
+                     std::string("missing query parameter ") + name +
+                         " (service, version and environment are required)");
+      }
+      *field = req.get_param_value(name);
+    }
+    request.override_reason = req.get_param_value("override_reason");
+    return request;
+  }
+
+  static Result<PromotionRequest> PromotionFromBody(const json& doc) {
+    if (!doc.is_object()) return Error(ErrorCode::kBadRequest, "body must be an object");
+    PromotionRequest request;
+    for (const auto& [key, value] : doc.items()) {
+      std::string* field = key == "service"           ? &request.service
+                           : key == "version"         ? &request.version
+                           : key == "environment"     ? &request.environment
+                           : key == "override_reason" ? &request.override_reason
+                                                      : nullptr;
+      if (field == nullptr) {
+        return Error(ErrorCode::kInvalid, "unknown key \"" + key +
+                                              "\" (known: service, version, environment, "
+                                              "override_reason)");
+      }
+      if (!value.is_string()) return Error(ErrorCode::kInvalid, key + ": must be a string");
+      *field = value.get<std::string>();
+    }
+    for (auto [value, name] :
+         {std::pair{&request.service, "service"}, std::pair{&request.version, "version"},
+          std::pair{&request.environment, "environment"}}) {
+      if (value->empty()) return Error(ErrorCode::kInvalid, std::string(name) + ": is required");
+    }
+    return request;
   }
 
   static Result<const ServiceState*> FindService(const State& state, const std::string& name) {
@@ -407,6 +759,7 @@ class HttplibApiServer final : public ApiServer {
   Engine& engine_;
   const Clock& clock_;
   ApiOptions options_;
+  TagIngestor* ingestor_;
   httplib::Server server_;
   std::atomic<bool> run_returned_ = false;
   HttpMetrics metrics_;
@@ -416,8 +769,9 @@ class HttplibApiServer final : public ApiServer {
 
 }  // namespace
 
-std::unique_ptr<ApiServer> MakeApiServer(Engine& engine, const Clock& clock, ApiOptions options) {
-  return std::make_unique<HttplibApiServer>(engine, clock, options);
+std::unique_ptr<ApiServer> MakeApiServer(Engine& engine, const Clock& clock, ApiOptions options,
+                                         TagIngestor* ingestor) {
+  return std::make_unique<HttplibApiServer>(engine, clock, options, ingestor);
 }
 
 }  // namespace shipd

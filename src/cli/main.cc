@@ -9,10 +9,12 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "client.h"
 #include "output.h"
 #include "shipd/common/yaml_json.h"
+#include "shipd/contract/openapi_diff.h"
 
 namespace shipd::cli {
 namespace {
@@ -26,6 +28,12 @@ struct Globals {
   std::string output = "table";
   bool json() const { return output == "json"; }
 };
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 std::string EnvOr(const char* name, const char* fallback) {
   const char* value = std::getenv(name);
@@ -125,6 +133,63 @@ std::string Cell(const json& deployment) {
 
 void PrintJson(const json& body) { std::cout << body.dump(2) << std::endl; }
 
+constexpr int kExitNo = 1;
+constexpr int kExitUnknown = 2;
+
+// "30s", "5m", "2h", "1h30m" → milliseconds; nullopt when malformed.
+std::optional<int64_t> ParseDurationMs(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  int64_t total = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t digits = i;
+    while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+    if (digits == i) return std::nullopt;
+    const int64_t value = std::stoll(text.substr(i, digits - i));
+    size_t unit_end = digits;
+    while (unit_end < text.size() && std::isalpha(static_cast<unsigned char>(text[unit_end]))) {
+      ++unit_end;
+    }
+    const std::string unit = text.substr(digits, unit_end - digits);
+    const int64_t scale = unit == "ms"  ? 1
+                          : unit == "s" ? 1000
+                          : unit == "m" ? 60'000
+                          : unit == "h" ? 3'600'000
+                                        : 0;
+    if (scale == 0) return std::nullopt;
+    total += value * scale;
+    i = unit_end;
+  }
+  return total;
+}
+
+// One line per reason or warning, for people.
+void PrintReasons(const json& verdict) {
+  for (const char* kind : {"reasons", "warnings"}) {
+    if (!verdict.contains(kind)) continue;
+    for (const auto& reason : verdict[kind]) {
+      std::string line = std::string(kind[0] == 'r' ? "  x " : "  ! ") +
+                         reason.value("rule", std::string("?")) + ": ";
+      line += reason.value("message", reason.dump());
+      std::cout << line << "\n";
+      if (reason.contains("findings")) {
+        for (const auto& finding : reason["findings"]) {
+          std::cout << "      " << finding.value("where", std::string()) << ": "
+                    << finding.value("message", std::string()) << "\n";
+        }
+      }
+    }
+  }
+}
+
+std::string QueryFor(const std::string& service, const std::string& version,
+                     const std::string& environment) {
+  return "service=" + UrlEncode(service) + "&version=" + UrlEncode(version) +
+         "&environment=" + UrlEncode(environment);
+}
+
+void SleepMs(int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -179,13 +244,38 @@ int Main(int argc, char** argv) {
   // version register / list / get
   auto* version = app.add_subcommand("version", "register and inspect versions");
   version->require_subcommand(1);
-  auto* version_register = version->add_subcommand("register", "register SERVICE@VERSION");
-  std::string version_ref, manifest_file, artifact, commit;
-  version_register->add_option("ref", version_ref, "SERVICE@VERSION")->required();
-  version_register->add_option("-f,--file", manifest_file, "ship.yaml manifest")->required();
+  auto* version_register = version->add_subcommand(
+      "register", "register SERVICE@VERSION -f ship.yaml, or SERVICE --from-git TAG");
+  std::string version_ref, manifest_file, artifact, commit, from_git;
+  version_register->add_option("ref", version_ref, "SERVICE@VERSION (SERVICE with --from-git)")
+      ->required();
+  version_register->add_option("-f,--file", manifest_file, "ship.yaml manifest");
   version_register->add_option("--artifact", artifact, "artifact reference (overrides ship.yaml)");
   version_register->add_option("--commit", commit, "git commit id");
+  version_register->add_option("--from-git", from_git,
+                               "read the version from this tag of the service's repository");
   version_register->callback([&] {
+    if (!from_git.empty()) {
+      if (!manifest_file.empty()) {
+        exit_code = Fail("--from-git reads ship.yaml from the tag; drop -f");
+        return;
+      }
+      const std::string git_service = version_ref.substr(0, version_ref.find('@'));
+      auto reply = Call(api().Post("/v1/services/" + UrlEncode(git_service) + "/versions/from-git",
+                                   json{{"tag", from_git}}.dump()),
+                        &exit_code);
+      if (!reply) return;
+      if (globals.json()) return PrintJson(*reply);
+      std::cout << (*reply)["version"].get<std::string>() << " "
+                << ((*reply)["status"] == "registered" ? "registered"
+                                                       : "already registered with the same content")
+                << " from tag " << from_git << "\n";
+      return;
+    }
+    if (manifest_file.empty()) {
+      exit_code = Fail("give the manifest with -f ship.yaml, or --from-git TAG");
+      return;
+    }
     auto ref = SplitRef(version_ref);
     if (!ref.ok()) {
       exit_code = Fail(ref.error().message());
@@ -264,24 +354,306 @@ int Main(int argc, char** argv) {
     table.Print(std::cout);
   });
 
+  // can-i-deploy SERVICE@VERSION --to ENV
+  auto* can = app.add_subcommand("can-i-deploy",
+                                 "would promoting this version break anything? exit 0 yes, 1 no, "
+                                 "2 unknown");
+  std::string can_ref, can_env, can_wait, can_override;
+  can->add_option("ref", can_ref, "SERVICE@VERSION")->required();
+  can->add_option("--to", can_env, "environment")->required();
+  can->add_option("--wait", can_wait,
+                  "while the version is not registered, keep asking this long (e.g. 5m)");
+  can->add_option("--override-reason", can_override, "evaluate as an audited lifecycle override");
+  can->callback([&] {
+    auto ref = SplitRef(can_ref);
+    if (!ref.ok()) {
+      exit_code = Fail(ref.error().message());
+      return;
+    }
+    std::optional<int64_t> wait_ms = 0;
+    if (!can_wait.empty() && !(wait_ms = ParseDurationMs(can_wait))) {
+      exit_code = Fail("--wait \"" + can_wait + "\" is not a duration such as 30s or 5m");
+      return;
+    }
+    std::string path = "/v1/can-i-deploy?" + QueryFor(ref->first, ref->second, can_env);
+    if (!can_override.empty()) path += "&override_reason=" + UrlEncode(can_override);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(*wait_ms);
+    std::optional<json> reply;
+    while (true) {
+      reply = Call(api().Get(path), &exit_code);
+      if (!reply) return;
+      if ((*reply)["decision"] != "unknown" || std::chrono::steady_clock::now() >= deadline) break;
+      SleepMs(1000);
+    }
+    const std::string decision = (*reply)["decision"];
+    exit_code = decision == "yes" ? kExitYes : decision == "no" ? kExitNo : kExitUnknown;
+    if (globals.json()) return PrintJson(*reply);
+    std::cout << (decision == "yes"  ? "yes"
+                  : decision == "no" ? "no"
+                                     : "unknown")
+              << ": " << ref->first << "@" << ref->second << " -> " << can_env << ": "
+              << (*reply)["summary"].get<std::string>() << "\n";
+    PrintReasons(*reply);
+  });
+
+  // plan SERVICE@VERSION --to ENV
+  auto* plan = app.add_subcommand("plan", "what must be promoted first (providers first)");
+  std::string plan_ref, plan_env;
+  plan->add_option("ref", plan_ref, "SERVICE@VERSION")->required();
+  plan->add_option("--to", plan_env, "environment")->required();
+  plan->callback([&] {
+    auto ref = SplitRef(plan_ref);
+    if (!ref.ok()) {
+      exit_code = Fail(ref.error().message());
+      return;
+    }
+    auto reply =
+        Call(api().Get("/v1/plan?" + QueryFor(ref->first, ref->second, plan_env)), &exit_code);
+    if (!reply) return;
+    const bool possible = (*reply)["possible"].get<bool>();
+    exit_code = possible ? kExitYes : kExitNo;
+    if (globals.json()) return PrintJson(*reply);
+    if (!possible) {
+      std::cout << "no plan: " << plan_ref << " cannot go to " << plan_env << "\n";
+      for (const auto& problem : (*reply)["problems"]) {
+        std::cout << "  x " << problem.value("kind", std::string()) << ": "
+                  << problem.value("message", std::string()) << "\n";
+      }
+      return;
+    }
+    if ((*reply)["steps"].empty()) {
+      std::cout << plan_ref << " is already live in " << plan_env << "\n";
+      return;
+    }
+    Table table({"STEP", "PROMOTE", "TO", "WHY"});
+    int step = 0;
+    for (const auto& s : (*reply)["steps"]) {
+      table.AddRow({std::to_string(++step),
+                    s["service"].get<std::string>() + "@" + s["version"].get<std::string>(),
+                    s["environment"], s["reason"]});
+    }
+    table.Print(std::cout);
+    PrintReasons(json{{"warnings", (*reply)["verdict"].value("warnings", json::array())}});
+  });
+
+  // promote SERVICE@VERSION --to ENV
+  auto* promote = app.add_subcommand("promote", "promote a version into an environment");
+  std::string promote_ref, promote_env, promote_override, promote_timeout = "30m";
+  bool promote_wait = false;
+  promote->add_option("ref", promote_ref, "SERVICE@VERSION")->required();
+  promote->add_option("--to", promote_env, "environment")->required();
+  promote->add_option("--override-reason", promote_override,
+                      "override the lifecycle rule (after, soak); needs override:ENV; audited");
+  promote->add_flag("--wait", promote_wait, "wait until the rollout ends");
+  promote->add_option("--timeout", promote_timeout, "with --wait: give up after (default 30m)");
+  promote->callback([&] {
+    auto ref = SplitRef(promote_ref);
+    if (!ref.ok()) {
+      exit_code = Fail(ref.error().message());
+      return;
+    }
+    auto timeout_ms = ParseDurationMs(promote_timeout);
+    if (!timeout_ms) {
+      exit_code = Fail("--timeout \"" + promote_timeout + "\" is not a duration such as 30m");
+      return;
+    }
+    json body = {{"service", ref->first}, {"version", ref->second}, {"environment", promote_env}};
+    if (!promote_override.empty()) body["override_reason"] = promote_override;
+    auto response = api().Post("/v1/promotions", body.dump());
+    if (response.ok() && response->status == 409 && response->body.is_object() &&
+        response->body["error"].value("code", std::string()) == "blocked") {
+      exit_code = kExitNo;
+      if (globals.json()) return PrintJson(response->body);
+      std::cout << "blocked: " << ErrorMessage(*response) << "\n";
+      PrintReasons(response->body["error"]["details"]);
+      std::cout << "see what to promote first: shipctl plan " << promote_ref << " --to "
+                << promote_env << "\n";
+      return;
+    }
+    auto reply = Call(std::move(response), &exit_code);
+    if (!reply) return;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(*timeout_ms);
+    const int64_t id = (*reply)["id"];
+    while (promote_wait && !(*reply)["finished_at"].is_number() &&
+           std::chrono::steady_clock::now() < deadline) {
+      SleepMs(1000);
+      reply = Call(api().Get("/v1/promotions/" + std::to_string(id)), &exit_code);
+      if (!reply) return;
+    }
+    const std::string state = (*reply)["state"];
+    exit_code = state == "succeeded"                  ? kExitYes
+                : (*reply)["finished_at"].is_number() ? kExitNo
+                : promote_wait                        ? kExitUnknown
+                                                      : kExitYes;
+    if (globals.json()) return PrintJson(*reply);
+    std::cout << "promotion #" << id << ": " << promote_ref << " -> " << promote_env << ": "
+              << state << "\n";
+    PrintReasons((*reply)["verdict"].is_object()
+                     ? json{{"warnings", (*reply)["verdict"].value("warnings", json::array())}}
+                     : json::object());
+  });
+
+  // rollout get ID
+  auto* rollout = app.add_subcommand("rollout", "inspect promotions (rollouts)");
+  rollout->require_subcommand(1);
+  auto* rollout_get = rollout->add_subcommand("get", "one promotion with its verdict");
+  int64_t rollout_id = 0;
+  rollout_get->add_option("id", rollout_id, "promotion id")->required();
+  rollout_get->callback([&] {
+    auto reply = Call(api().Get("/v1/promotions/" + std::to_string(rollout_id)), &exit_code);
+    if (!reply) return;
+    if (globals.json()) return PrintJson(*reply);
+    std::cout << "promotion #" << rollout_id << ": " << (*reply)["service"].get<std::string>()
+              << "@" << (*reply)["version"].get<std::string>() << " -> "
+              << (*reply)["environment"].get<std::string>() << "\n"
+              << "state:        " << (*reply)["state"].get<std::string>() << "\n"
+              << "requested by: " << (*reply)["requested_by"].get<std::string>() << " at "
+              << FormatTime((*reply)["created_at"].get<int64_t>()) << "\n";
+    if (!(*reply)["override_reason"].get<std::string>().empty()) {
+      std::cout << "override:     " << (*reply)["override_reason"].get<std::string>() << "\n";
+    }
+  });
+
+  // graph [--env ENV] [--format dot|json]
+  auto* graph = app.add_subcommand("graph", "the dependency graph of what is live");
+  std::string graph_env, graph_format = "table";
+  graph->add_option("--env", graph_env, "only this environment");
+  graph->add_option("--format", graph_format, "table, dot or json")
+      ->check(CLI::IsMember({"table", "dot", "json"}));
+  graph->callback([&] {
+    const std::string format = graph_format == "dot" ? "dot" : "json";
+    std::string path = "/v1/graph?format=" + format;
+    if (!graph_env.empty()) path += "&environment=" + UrlEncode(graph_env);
+    auto reply = Call(api().Get(path), &exit_code);
+    if (!reply) return;
+    if (format == "dot") {
+      std::cout << (reply->is_string() ? reply->get<std::string>() : reply->dump());
+      return;
+    }
+    if (globals.json() || graph_format == "json") return PrintJson(*reply);
+    json graphs = reply->contains("graphs") ? (*reply)["graphs"] : json::array({*reply});
+    Table table({"ENVIRONMENT", "CONSUMER", "API", "RANGE", "PROVIDER", "OK"});
+    for (const auto& g : graphs) {
+      for (const auto& e : g["edges"]) {
+        table.AddRow(
+            {g["environment"], e["from"], e["api"], e["range"],
+             e["to"].is_string() ? e["to"].get<std::string>() : "(none)",
+             e["satisfied"].get<bool>() ? "yes" : (e["optional"].get<bool>() ? "optional" : "NO")});
+      }
+    }
+    table.Print(std::cout);
+  });
+
+  // api diff OLD NEW
+  auto* api_cmd = app.add_subcommand("api", "OpenAPI tools");
+  api_cmd->require_subcommand(1);
+  auto* diff = api_cmd->add_subcommand("diff", "breaking changes from OLD to NEW (exit 1 if any)");
+  std::string diff_old, diff_new;
+  diff->add_option("old", diff_old, "the old OpenAPI document (YAML or JSON)")->required();
+  diff->add_option("new", diff_new, "the new OpenAPI document")->required();
+  diff->callback([&] {
+    json docs[2];
+    for (int i = 0; i < 2; ++i) {
+      const std::string& file = i == 0 ? diff_old : diff_new;
+      auto text = ReadFile(file);
+      if (!text.ok()) {
+        exit_code = Fail(text.error().message());
+        return;
+      }
+      auto doc = YamlToJson(*text, {.numbers_as_strings = false});
+      if (!doc.ok()) {
+        exit_code = Fail(doc.error().WithContext(file).message());
+        return;
+      }
+      docs[i] = std::move(doc).value();
+    }
+    auto result = DiffOpenApi(docs[0], docs[1], {.now_ms = NowMs()});
+    if (!result.ok()) {
+      exit_code = Fail(result.error().message());
+      return;
+    }
+    exit_code = result->breaking() ? kExitNo : kExitYes;
+    if (globals.json()) return PrintJson(OpenApiDiffToJson(*result));
+    if (result->findings.empty()) {
+      std::cout << "no changes that matter to clients\n";
+      return;
+    }
+    for (const auto& f : result->findings) {
+      std::cout << (f.severity == OpenApiDiff::Severity::kBreaking ? "breaking " : "warning  ")
+                << f.rule << "  " << f.method << (f.method.empty() ? "" : " ") << f.path << "\n    "
+                << f.message << "\n    at " << f.pointer << "\n";
+    }
+  });
+
+  // repo list / sync
+  auto* repo = app.add_subcommand("repo", "the Git repositories tags are registered from");
+  repo->require_subcommand(1);
+  auto* repo_list = repo->add_subcommand("list", "configured repositories");
+  repo_list->callback([&] {
+    auto reply = Call(api().Get("/v1/repositories"), &exit_code);
+    if (!reply) return;
+    if (globals.json()) return PrintJson(*reply);
+    Table table({"SERVICE", "URL", "TAGS", "MANIFEST", "PROMOTE TO", "WEBHOOK"});
+    for (const auto& r : (*reply)["repositories"]) {
+      table.AddRow({r["service"], r["url"], r["tag_pattern"], r["manifest"],
+                    r["promote_to"].get<std::string>().empty() ? "-" : r["promote_to"],
+                    r["webhook_secret"].get<bool>() ? "signed" : "no secret"});
+    }
+    table.Print(std::cout);
+  });
+  auto* repo_sync = repo->add_subcommand("sync", "register every tag not registered yet, now");
+  std::string sync_service;
+  repo_sync->add_option("service", sync_service, "service name")->required();
+  repo_sync->callback([&] {
+    auto reply =
+        Call(api().Post("/v1/repositories/" + UrlEncode(sync_service) + "/sync", "{}"), &exit_code);
+    if (!reply) return;
+    if (globals.json()) return PrintJson(*reply);
+    if ((*reply)["outcomes"].empty()) {
+      std::cout << "every version tag of " << sync_service << " is registered\n";
+      return;
+    }
+    Table table({"TAG", "VERSION", "OUTCOME", "MESSAGE"});
+    for (const auto& o : (*reply)["outcomes"]) {
+      table.AddRow({o["tag"], o["version"], o["status"], o["message"]});
+    }
+    table.Print(std::cout);
+  });
+
   // events
   auto* events = app.add_subcommand("events", "the journal of everything that happened");
   int64_t after = 0;
   int limit = 100;
+  bool follow = false;
   events->add_option("--after", after, "only events with a larger id");
   events->add_option("--limit", limit, "at most this many (1..1000)");
+  events->add_flag("-f,--follow", follow, "keep printing new events as they happen");
   events->callback([&] {
-    auto reply = Call(
-        api().Get("/v1/events?after=" + std::to_string(after) + "&limit=" + std::to_string(limit)),
-        &exit_code);
-    if (!reply) return;
-    if (globals.json()) return PrintJson(*reply);
-    Table table({"ID", "TIME (UTC)", "ACTOR", "EVENT", "SUBJECT"});
-    for (const auto& e : (*reply)["events"]) {
-      table.AddRow({std::to_string(e["id"].get<int64_t>()), FormatTime(e["time"].get<int64_t>()),
-                    e["actor"], e["kind"], e["subject"]});
+    bool header = !globals.json();
+    while (true) {
+      std::string path =
+          "/v1/events?after=" + std::to_string(after) + "&limit=" + std::to_string(limit);
+      if (follow) path += "&wait_ms=30000";
+      auto reply = Call(api().Get(path), &exit_code);
+      if (!reply) return;
+      if (globals.json() && !follow) return PrintJson(*reply);
+      Table table({"ID", "TIME (UTC)", "ACTOR", "EVENT", "SUBJECT"});
+      for (const auto& e : (*reply)["events"]) {
+        if (globals.json()) {
+          std::cout << e.dump() << std::endl;  // one JSON object per line
+          continue;
+        }
+        table.AddRow({std::to_string(e["id"].get<int64_t>()), FormatTime(e["time"].get<int64_t>()),
+                      e["actor"], e["kind"], e["subject"]});
+      }
+      if (!globals.json() && (header || !table.empty())) {
+        table.Print(std::cout, header);
+        std::cout.flush();
+        header = false;
+      }
+      after = (*reply)["next_after"].get<int64_t>();
+      if (!follow) return;
     }
-    table.Print(std::cout);
   });
 
   try {

@@ -5,7 +5,7 @@
 
 namespace shipd::cli {
 
-void Table::Print(std::ostream& out) const {
+void Table::Print(std::ostream& out, bool with_header) const {
   std::vector<size_t> widths(header_.size(), 0);
   auto measure = [&](const std::vector<std::string>& row) {
     for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
@@ -24,7 +24,7 @@ void Table::Print(std::ostream& out) const {
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out << line << "\n";
   };
-  print(header_);
+  if (with_header) print(header_);
   for (const auto& row : rows_) print(row);
 }
 

@@ -13,7 +13,7 @@ class Table {
   explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
   void AddRow(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
   bool empty() const { return rows_.empty(); }
-  void Print(std::ostream& out) const;
+  void Print(std::ostream& out, bool with_header = true) const;
 
  private:
   std::vector<std::string> header_;

@@ -77,6 +77,9 @@ Result<std::vector<RepositoryConfig>> LoadRepositories(const std::filesystem::pa
         repo.manifest = text;
       } else if (key == "promote_to") {
         repo.promote_to = text;
+      } else if (key == "poll_interval" && text == "off") {
+        repo.poll_interval = std::chrono::milliseconds(0);
+        has_poll = true;
       } else if (key == "poll_interval") {
         auto interval = ParseDuration(text);
         if (!interval.ok()) return At(file, value.Mark(), where + interval.error().message());

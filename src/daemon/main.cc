@@ -21,6 +21,7 @@
 #include "shipd/config/daemon_config.h"
 #include "shipd/config/pipelines.h"
 #include "shipd/engine/engine.h"
+#include "shipd/engine/tag_ingestor.h"
 #include "shipd/store/store.h"
 
 namespace shipd {
@@ -123,7 +124,13 @@ int Serve(const DaemonConfig& config) {
     std::cerr << "shipd: " << engine.error().message() << std::endl;
     return kExitError;
   }
-  auto api = MakeApiServer(**engine, clock, {config.max_body_bytes, config.http_threads});
+  std::unique_ptr<TagIngestor> ingestor;
+  if (!config.repositories.empty()) {
+    ingestor = StartTagIngestor(**engine, config.repositories, config.data_dir / "mirrors");
+    spdlog::info("{} repositories mapped for tag webhooks", config.repositories.size());
+  }
+  auto api =
+      MakeApiServer(**engine, clock, {config.max_body_bytes, config.http_threads}, ingestor.get());
   auto port = api->Bind(listen->first, listen->second);
   if (!port.ok()) {
     std::cerr << "shipd: " << port.error().message() << std::endl;
@@ -143,7 +150,8 @@ int Serve(const DaemonConfig& config) {
     api->Stop();
   });
   api->Run();
-  (*engine)->Stop();  // finishes the transaction in progress
+  if (ingestor) ingestor->Stop();  // finishes the tag in progress
+  (*engine)->Stop();               // finishes the transaction in progress
   if (waiter.joinable()) {
     // Run() returned without a signal only if the listener failed; wake the waiter.
     pthread_kill(waiter.native_handle(), SIGTERM);

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
+#include <condition_variable>
 #include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 
 #include "shipd/engine/engine.h"
 #include "shipd/model/manifest.h"
+#include "store_spec_differ.h"
 
 namespace shipd {
 
@@ -39,6 +41,23 @@ ServiceIndex::ServiceIndex(std::vector<std::shared_ptr<const ServiceState>> serv
 
 size_t ServiceIndex::ShardOf(std::string_view name) {
   return std::hash<std::string_view>{}(name) % kShards;
+}
+
+std::shared_ptr<const Version> ServiceState::FindShared(const Semver& version) const {
+  auto it = std::lower_bound(
+      versions.begin(), versions.end(), version,
+      [](const std::shared_ptr<const Version>& v, const Semver& s) { return v->version < s; });
+  if (it == versions.end() || (*it)->version != version) return nullptr;
+  return *it;
+}
+
+std::optional<TimeMs> EnvironmentState::SucceededAt(std::string_view service,
+                                                    const Semver& version) const {
+  auto it = succeeded.find(service);
+  if (it == succeeded.end()) return std::nullopt;
+  auto found = it->second->find(version.ToString());
+  if (found == it->second->end()) return std::nullopt;
+  return found->second;
 }
 
 const ServiceState* ServiceIndex::Find(std::string_view name) const {
@@ -80,11 +99,56 @@ const EnvironmentState* State::FindEnvironment(std::string_view name) const {
 
 namespace {
 
+// The gate's view of the lifecycle history: one snapshot's record of successes.
+class SnapshotHistory final : public PromotionHistory {
+ public:
+  explicit SnapshotHistory(const State& state) : state_(state) {}
+  std::optional<TimeMs> SucceededAt(const Version& version,
+                                    std::string_view environment) const override {
+    const EnvironmentState* env = state_.FindEnvironment(environment);
+    return env == nullptr ? std::nullopt : env->SucceededAt(version.service, version.version);
+  }
+
+ private:
+  const State& state_;
+};
+
+// A promotion request resolved against one snapshot.
+struct ResolvedRequest {
+  std::shared_ptr<const Version> version;
+  const EnvironmentState* environment = nullptr;
+};
+
+Result<ResolvedRequest> Resolve(const State& state, const PromotionRequest& request) {
+  const EnvironmentState* env = state.FindEnvironment(request.environment);
+  if (env == nullptr) {
+    std::string known;
+    for (const auto& e : state.environments) {
+      known += (known.empty() ? "" : ", ") + e->environment.name;
+    }
+    return Error(ErrorCode::kNotFound,
+                 "unknown environment \"" + request.environment + "\" (known: " + known + ")");
+  }
+  const ServiceState* service = state.FindService(request.service);
+  if (service == nullptr) {
+    return Error(ErrorCode::kNotFound, "unknown service \"" + request.service + "\"");
+  }
+  auto semver = Semver::Parse(request.version);
+  if (!semver.ok()) return semver.error();
+  auto version = service->FindShared(*semver);
+  if (version == nullptr) {
+    return Error(ErrorCode::kNotFound, "unknown version " + request.service + "@" +
+                                           semver->ToString() + " (not registered)");
+  }
+  return ResolvedRequest{std::move(version), env};
+}
+
 class StrandEngine final : public Engine {
  public:
   StrandEngine(std::unique_ptr<Store> store, const Clock& clock)
       : store_(std::move(store)),
         clock_(clock),
+        differ_(*store_, clock),
         strand_(boost::asio::make_strand(io_)),
         work_(boost::asio::make_work_guard(io_)) {}
 
@@ -114,8 +178,15 @@ class StrandEngine final : public Engine {
       entry->versions.shrink_to_fit();
       loaded.push_back(std::move(entry));
     }
+    std::vector<std::shared_ptr<const Version>> all_versions;
+    all_versions.reserve(state->version_count);
+    for (const auto& entry : loaded) {
+      all_versions.insert(all_versions.end(), entry->versions.begin(), entry->versions.end());
+    }
+    state->catalog = ProviderCatalog::Build(all_versions);
     state->services = ServiceIndex(std::move(loaded));
     state->last_event_id = contents->last_event_id;
+    state->last_promotion_id = contents->last_promotion_id;
 
     // The pipelines define the environments; record changes in the journal.
     std::vector<EnvironmentRecord> records;
@@ -139,13 +210,30 @@ class StrandEngine final : public Engine {
       if (!ids.ok()) return ids.error().WithContext("recording environments");
       state->last_event_id = ids->back();
     }
+    const VersionLookup lookup = [&state](std::string_view service, const Semver& version) {
+      const ServiceState* entry = state->FindService(service);
+      return entry == nullptr ? nullptr : entry->FindShared(version);
+    };
     for (auto& record : records) {
       auto env = std::make_shared<EnvironmentState>();
+      const auto& config = pipelines.environments[static_cast<size_t>(record.position)];
+      env->lifecycle = {config.after.value_or(""), config.soak};
       env->environment = std::move(record);
+      std::vector<LiveService> live;
       for (const auto& deployment : contents->deployments) {
-        if (deployment.environment == env->environment.name) {
-          env->live.emplace(deployment.service, deployment);
-        }
+        if (deployment.environment != env->environment.name) continue;
+        env->live.emplace(deployment.service, deployment);
+        live.push_back(LiveServiceFromDeployment(deployment, lookup));
+      }
+      env->index = EnvironmentIndex::Build(env->environment.name, std::move(live));
+      std::map<std::string, std::map<std::string, TimeMs>, std::less<>> succeeded;
+      for (const auto& promotion : contents->succeeded_promotions) {
+        if (promotion.environment != env->environment.name) continue;
+        succeeded[promotion.service][promotion.version.ToString()] = promotion.finished_at;
+      }
+      for (auto& [service, versions] : succeeded) {
+        env->succeeded.emplace(
+            service, std::make_shared<const std::map<std::string, TimeMs>>(std::move(versions)));
       }
       state->environments.push_back(std::move(env));
     }
@@ -223,8 +311,10 @@ class StrandEngine final : public Engine {
       auto pos = std::upper_bound(
           versions.begin(), versions.end(), record->version,
           [](const Semver& s, const std::shared_ptr<const Version>& v) { return s < v->version; });
-      versions.insert(pos, std::move(record));
+      std::shared_ptr<const Version> shared = std::move(record);
+      versions.insert(pos, shared);
       auto next = std::make_shared<State>(*state);
+      next->catalog = next->catalog.With(std::move(shared));
       next->services.Put(std::move(next_service));
       ++next->version_count;
       next->last_event_id = ids->back();
@@ -233,13 +323,153 @@ class StrandEngine final : public Engine {
     });
   }
 
+  Result<Verdict> CanIDeploy(const PromotionRequest& request) const override {
+    auto state = Snapshot();
+    auto resolved = Resolve(*state, request);
+    if (!resolved.ok()) return resolved.error();
+    return Evaluate(*state, *resolved, request.override_reason);
+  }
+
+  Result<Plan> PlanPromotion(const PromotionRequest& request) const override {
+    auto state = Snapshot();
+    auto resolved = Resolve(*state, request);
+    if (!resolved.ok()) return resolved.error();
+    SnapshotHistory history(*state);
+    GateContext context{resolved->environment->lifecycle, clock_.NowMs(), &history, &differ_};
+    return shipd::PlanPromotion(resolved->version, resolved->environment->index, state->catalog,
+                                context, request.override_reason);
+  }
+
+  Result<PromotionOutcome> Promote(const PromotionRequest& request, const Actor& actor) override {
+    return RunOnStrand<PromotionOutcome>([&]() -> Result<PromotionOutcome> {
+      auto state = Snapshot();
+      auto resolved = Resolve(*state, request);
+      if (!resolved.ok()) return resolved.error();
+      const Version& version = *resolved->version;
+      const EnvironmentState& env = *resolved->environment;
+      const std::string label = version.service + "@" + version.version.ToString();
+      PromotionOutcome outcome;
+      outcome.verdict = Evaluate(*state, *resolved, request.override_reason);
+      const nlohmann::json verdict_json = VerdictToJson(outcome.verdict);
+      nlohmann::json data = {{"environment", env.environment.name}, {"verdict", verdict_json}};
+      if (!request.override_reason.empty()) data["override_reason"] = request.override_reason;
+
+      if (!outcome.verdict.allowed) {
+        // Blocked is a verdict, not a rollout; the journal still records who asked.
+        auto ids = store_->AppendEvents({MakeEvent(actor, "promotion.blocked", label, data)});
+        if (!ids.ok()) return ids.error();
+        PublishEventId(ids->back());
+        return outcome;
+      }
+
+      const TimeMs now = clock_.NowMs();
+      Promotion promotion;
+      promotion.id = state->last_promotion_id + 1;
+      promotion.service = version.service;
+      promotion.version = version.version;
+      promotion.environment = env.environment.name;
+      promotion.state = RolloutState::kSucceeded;
+      promotion.requested_by = actor.name;
+      promotion.override_reason = request.override_reason;
+      promotion.verdict = verdict_json.dump();
+      promotion.created_at = promotion.updated_at = promotion.finished_at = now;
+
+      Deployment deployment;
+      if (auto it = env.live.find(version.service); it != env.live.end()) deployment = it->second;
+      deployment.environment = env.environment.name;
+      deployment.service = version.service;
+      if (deployment.stable != version.version) deployment.previous = deployment.stable;
+      deployment.stable = version.version;
+      deployment.canary.reset();
+      deployment.canary_weight = 0;
+      deployment.updated_at = now;
+
+      data["promotion"] = promotion.id;
+      data["previous"] = deployment.previous ? deployment.previous->ToString() : "";
+      auto ids = store_->InsertPromotion(promotion, deployment,
+                                         {MakeEvent(actor, "promotion.succeeded", label, data)});
+      if (!ids.ok()) return ids.error();
+
+      auto next_env = std::make_shared<EnvironmentState>(env);
+      next_env->live[version.service] = deployment;
+      next_env->index =
+          env.index.With(AfterPromotion(env.index.Find(version.service), resolved->version));
+      auto versions = std::make_shared<std::map<std::string, TimeMs>>();
+      if (auto it = env.succeeded.find(version.service); it != env.succeeded.end()) {
+        *versions = *it->second;
+      }
+      (*versions)[version.version.ToString()] = now;
+      next_env->succeeded[version.service] = std::move(versions);
+
+      auto next = std::make_shared<State>(*state);
+      for (auto& slot : next->environments) {
+        if (slot.get() == &env) slot = next_env;
+      }
+      next->last_promotion_id = promotion.id;
+      next->last_event_id = ids->back();
+      Publish(std::move(next));
+      outcome.promotion = std::move(promotion);
+      return outcome;
+    });
+  }
+
+  Result<std::vector<Promotion>> ListPromotions(const PromotionFilter& filter) override {
+    return RunOnStrand<std::vector<Promotion>>([&] { return store_->ListPromotions(filter); });
+  }
+
+  Result<std::optional<Promotion>> GetPromotion(int64_t id) override {
+    return RunOnStrand<std::optional<Promotion>>([&] { return store_->GetPromotion(id); });
+  }
+
   Result<std::vector<Event>> ListEvents(int64_t after, int limit) override {
     return RunOnStrand<std::vector<Event>>([&] { return store_->ListEvents(after, limit); });
   }
 
+  Result<std::vector<Event>> WaitForEvents(int64_t after, int limit,
+                                           std::chrono::milliseconds timeout) override {
+    {
+      std::unique_lock lock(snapshot_mutex_);
+      published_.wait_for(lock, timeout,
+                          [&] { return snapshot_->last_event_id > after || stopping_; });
+    }
+    return ListEvents(after, limit);
+  }
+
+  Status RecordEvent(const Actor& actor, const std::string& kind, const std::string& subject,
+                     const std::string& data_json) override {
+    auto done = RunOnStrand<bool>([&]() -> Result<bool> {
+      auto data = nlohmann::json::parse(data_json, nullptr, false);
+      if (data.is_discarded()) data = nlohmann::json::object();
+      auto ids = store_->AppendEvents({MakeEvent(actor, kind, subject, std::move(data))});
+      if (!ids.ok()) return ids.error();
+      PublishEventId(ids->back());
+      return true;
+    });
+    if (!done.ok()) return done.error();
+    return Ok();
+  }
+
+  Result<bool> RecordDelivery(const std::string& host, const std::string& delivery_id,
+                              const std::string& service, const Actor& actor,
+                              const std::string& data_json) override {
+    return RunOnStrand<bool>([&]() -> Result<bool> {
+      auto data = nlohmann::json::parse(data_json, nullptr, false);
+      if (data.is_discarded()) data = nlohmann::json::object();
+      data["delivery"] = delivery_id;
+      auto event = MakeEvent(actor, "webhook.received", service, std::move(data));
+      auto ids = store_->RecordDelivery(host, delivery_id, service, event.time, {event});
+      if (!ids.ok()) {
+        if (ids.error().code() == ErrorCode::kConflict) return false;
+        return ids.error();
+      }
+      PublishEventId(ids->back());
+      return true;
+    });
+  }
+
   Result<std::string> LoadSpec(const std::string& service, const std::string& version,
                                const std::string& api) override {
-    return RunOnStrand<std::string>([&] { return store_->LoadSpec(service, version, api); });
+    return store_->LoadSpec(service, version, api);  // thread-safe: the store's read connection
   }
 
   Result<std::optional<TokenRecord>> FindToken(const std::string& sha256_hex) override {
@@ -247,6 +477,11 @@ class StrandEngine final : public Engine {
   }
 
   void Stop() override {
+    {
+      std::lock_guard lock(snapshot_mutex_);
+      stopping_ = true;
+    }
+    published_.notify_all();  // long-polling readers return at once
     {
       std::lock_guard lock(stop_mutex_);
       if (stopped_) return;
@@ -282,6 +517,14 @@ class StrandEngine final : public Engine {
     return Event{0, clock_.NowMs(), actor.name, std::move(kind), std::move(subject), data.dump()};
   }
 
+  Verdict Evaluate(const State& state, const ResolvedRequest& resolved,
+                   const std::string& override_reason) const {
+    SnapshotHistory history(state);
+    GateContext context{resolved.environment->lifecycle, clock_.NowMs(), &history, &differ_};
+    ChangeSet changes{{Change{resolved.version, ChangeKind::kPromote, 0}}, override_reason};
+    return shipd::Evaluate(changes, resolved.environment->index, context);
+  }
+
   // Versions share one parsed Range per distinct text (the few ranges of a fleet repeat across
   // thousands of versions). Strand only.
   void InternRanges(Version& version) {
@@ -292,12 +535,23 @@ class StrandEngine final : public Engine {
   }
 
   void Publish(std::shared_ptr<const State> state) {
-    std::lock_guard lock(snapshot_mutex_);
-    snapshot_ = std::move(state);
+    {
+      std::lock_guard lock(snapshot_mutex_);
+      snapshot_ = std::move(state);
+    }
+    published_.notify_all();
+  }
+
+  // A mutation whose only change is new journal events. Strand only.
+  void PublishEventId(int64_t last_event_id) {
+    auto next = std::make_shared<State>(*Snapshot());
+    next->last_event_id = std::max(next->last_event_id, last_event_id);
+    Publish(std::move(next));
   }
 
   std::unique_ptr<Store> store_;
   const Clock& clock_;
+  StoreSpecDiffer differ_;
   boost::asio::io_context io_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
@@ -305,6 +559,8 @@ class StrandEngine final : public Engine {
   std::unordered_map<std::string, Range> ranges_;  // strand only
 
   mutable std::mutex snapshot_mutex_;
+  std::condition_variable published_;  // notified after each Publish
+  bool stopping_ = false;              // guarded by snapshot_mutex_
   std::shared_ptr<const State> snapshot_;
 
   std::mutex stop_mutex_;

@@ -1,6 +1,7 @@
 // SqliteStore: the Store on one SQLite database file in WAL mode. Mutations run on one connection
-// (the engine's strand) with cached prepared statements; FindToken has its own read-only
-// connection behind a mutex. Every SQLiteCpp exception is converted to a Result here.
+// (the engine's strand) with cached prepared statements; FindToken and LoadSpec share a read-only
+// connection behind a mutex, so any thread may call them. Every SQLiteCpp exception is converted to
+// a Result here.
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
@@ -242,22 +243,27 @@ class SqliteStore final : public Store {
                            " canary_weight = excluded.canary_weight,"
                            " previous_version = excluded.previous_version,"
                            " updated_at = excluded.updated_at"),
+        insert_delivery_(db_,
+                         "INSERT INTO webhook_deliveries (host, delivery_id, service, received_at)"
+                         " VALUES (?, ?, ?, ?)"),
+        select_delivery_(db_,
+                         "SELECT 1 FROM webhook_deliveries WHERE host = ? AND delivery_id = ?"),
         insert_promotion_(db_,
                           "INSERT INTO promotions (id, service, version, environment, state,"
                           " requested_by, override_reason, verdict, created_at, updated_at,"
                           " finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
         select_promotion_(
             db_, "SELECT " + std::string(kPromotionColumns) + " FROM promotions WHERE id = ?"),
-        select_spec_(db_,
-                     "SELECT spec FROM provides WHERE service = ? AND version = ? AND api = ?"),
         select_events_(db_,
                        "SELECT id, time, actor, kind, subject, data FROM events"
                        " WHERE id > ? ORDER BY id LIMIT ?"),
         insert_token_(db_,
                       "INSERT INTO tokens (sha256, name, role, created_at) VALUES (?, ?, ?, ?)"),
-        token_db_(path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX, kBusyTimeoutMs),
-        select_token_(token_db_,
-                      "SELECT name, sha256, role, created_at FROM tokens WHERE sha256 = ?") {}
+        read_db_(path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX, kBusyTimeoutMs),
+        select_token_(read_db_,
+                      "SELECT name, sha256, role, created_at FROM tokens WHERE sha256 = ?"),
+        select_spec_(read_db_,
+                     "SELECT spec FROM provides WHERE service = ? AND version = ? AND api = ?") {}
 
   Result<StoreContents> LoadAll() override {
     return Guarded("loading the store", [&]() -> Result<StoreContents> {
@@ -386,6 +392,24 @@ class SqliteStore final : public Store {
     });
   }
 
+  Result<std::vector<int64_t>> RecordDelivery(const std::string& host,
+                                              const std::string& delivery_id,
+                                              const std::string& service, TimeMs received_at,
+                                              const std::vector<Event>& events) override {
+    const std::string context = "recording " + host + " delivery " + delivery_id;
+    // All writes come from one thread, so nothing can slip in between this check and the insert.
+    auto seen = Guarded(context, [&]() -> Result<bool> {
+      ResetOnExit reset(select_delivery_);
+      Bind(select_delivery_, 1, host);
+      Bind(select_delivery_, 2, delivery_id);
+      return select_delivery_.executeStep();
+    });
+    if (!seen.ok()) return seen.error();
+    if (*seen) return Error(ErrorCode::kConflict, context + ": delivered before");
+    return Mutate(context, events,
+                  [&] { Run(insert_delivery_, host, delivery_id, service, received_at); });
+  }
+
   Result<std::vector<Promotion>> ListPromotions(const PromotionFilter& filter) override {
     return Guarded("listing promotions", [&]() -> Result<std::vector<Promotion>> {
       std::string sql = "SELECT " + std::string(kPromotionColumns) + " FROM promotions WHERE 1";
@@ -435,6 +459,7 @@ class SqliteStore final : public Store {
     const std::string text = semver.ok() ? semver->ToString() : version;
     const std::string context = "loading spec of " + api + " from " + service + "@" + text;
     return Guarded(context, [&]() -> Result<std::string> {
+      std::lock_guard<std::mutex> lock(read_mu_);
       ResetOnExit reset(select_spec_);
       Bind(select_spec_, 1, service);
       Bind(select_spec_, 2, text);
@@ -478,7 +503,7 @@ class SqliteStore final : public Store {
 
   Result<std::optional<TokenRecord>> FindToken(const std::string& sha256_hex) override {
     return Guarded("looking up a token", [&]() -> Result<std::optional<TokenRecord>> {
-      std::lock_guard<std::mutex> lock(token_mu_);
+      std::lock_guard<std::mutex> lock(read_mu_);
       ResetOnExit reset(select_token_);
       Bind(select_token_, 1, Lowercase(sha256_hex));
       if (!select_token_.executeStep()) {
@@ -625,15 +650,18 @@ class SqliteStore final : public Store {
   SQLite::Statement delete_environments_;
   SQLite::Statement insert_environment_;
   SQLite::Statement upsert_deployment_;
+  SQLite::Statement insert_delivery_;
+  SQLite::Statement select_delivery_;
   SQLite::Statement insert_promotion_;
   SQLite::Statement select_promotion_;
-  SQLite::Statement select_spec_;
   SQLite::Statement select_events_;
   SQLite::Statement insert_token_;
 
-  std::mutex token_mu_;  // guards token_db_ and select_token_
-  SQLite::Database token_db_;
+  // Reads that any thread may make (tokens on every request, specs for the gate's differ).
+  std::mutex read_mu_;  // guards read_db_ and its statements
+  SQLite::Database read_db_;
   SQLite::Statement select_token_;
+  SQLite::Statement select_spec_;
 };
 
 }  // namespace
@@ -652,7 +680,7 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
     from_directory = std::move(*read);
   }
   try {
-    // NOMUTEX: each connection is used by one thread at a time (the strand; token_mu_).
+    // NOMUTEX: each connection is used by one thread at a time (the strand; read_mu_).
     SQLite::Database db(options.path,
                         SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX,
                         kBusyTimeoutMs);

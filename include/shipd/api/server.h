@@ -11,6 +11,7 @@
 #include "shipd/common/clock.h"
 #include "shipd/common/result.h"
 #include "shipd/engine/engine.h"
+#include "shipd/engine/tag_ingestor.h"
 
 namespace shipd {
 
@@ -29,6 +30,8 @@ class ApiServer {
   virtual void Stop() = 0;
 };
 
-std::unique_ptr<ApiServer> MakeApiServer(Engine& engine, const Clock& clock, ApiOptions options);
+// `ingestor` may be null (no repositories configured): the webhook routes then answer 404.
+std::unique_ptr<ApiServer> MakeApiServer(Engine& engine, const Clock& clock, ApiOptions options,
+                                         TagIngestor* ingestor = nullptr);
 
 }  // namespace shipd

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -14,6 +15,9 @@
 #include "shipd/common/clock.h"
 #include "shipd/common/result.h"
 #include "shipd/config/pipelines.h"
+#include "shipd/contract/gate.h"
+#include "shipd/contract/index.h"
+#include "shipd/contract/planner.h"
 #include "shipd/model/registry.h"
 #include "shipd/store/store.h"
 
@@ -24,11 +28,19 @@ struct ServiceState {
   std::vector<std::shared_ptr<const Version>> versions;  // ascending semver precedence
 
   const Version* FindVersion(const Semver& version) const;
+  std::shared_ptr<const Version> FindShared(const Semver& version) const;
 };
 
 struct EnvironmentState {
   EnvironmentRecord environment;
+  LifecyclePolicy lifecycle;                            // after, soak: from the pipelines
   std::map<std::string, Deployment, std::less<>> live;  // by service
+  EnvironmentIndex index;                               // the same, as the gate reads it
+  // When each version last succeeded here: service -> version text -> time.
+  std::map<std::string, std::shared_ptr<const std::map<std::string, TimeMs>>, std::less<>>
+      succeeded;
+
+  std::optional<TimeMs> SucceededAt(std::string_view service, const Semver& version) const;
 };
 
 // Services by name in fixed shards that are copied on write: publishing a change to one service
@@ -57,9 +69,11 @@ class ServiceIndex {
 // An immutable view of everything the engine knows. Shares unchanged parts with older snapshots.
 struct State {
   ServiceIndex services;
+  ProviderCatalog catalog;  // every registered version by the APIs it provides
   std::vector<std::shared_ptr<const EnvironmentState>> environments;  // pipeline order
   size_t version_count = 0;
   int64_t last_event_id = 0;
+  int64_t last_promotion_id = 0;
 
   const ServiceState* FindService(std::string_view name) const;
   const EnvironmentState* FindEnvironment(std::string_view name) const;
@@ -73,6 +87,19 @@ struct Actor {
 
 enum class Outcome { kCreated, kUnchanged };
 
+// A request to move service@version into an environment.
+struct PromotionRequest {
+  std::string service;
+  std::string version;  // semver text
+  std::string environment;
+  std::string override_reason;  // non-empty: overrides the lifecycle rule, audited
+};
+
+struct PromotionOutcome {
+  Verdict verdict;
+  std::optional<Promotion> promotion;  // none when the gate blocked the request
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -84,7 +111,30 @@ class Engine {
   // The service must exist (kNotFound otherwise). Same content hash again is kUnchanged.
   virtual Result<Outcome> RegisterVersion(const Version& version, const Actor& actor) = 0;
 
+  // The gate's verdict for a promotion, over the current snapshot (no waiting on the engine).
+  // kNotFound for an unknown service, version or environment.
+  virtual Result<Verdict> CanIDeploy(const PromotionRequest& request) const = 0;
+  // What must be promoted first, providers first.
+  virtual Result<Plan> PlanPromotion(const PromotionRequest& request) const = 0;
+  // Consults the gate on the strand; when allowed, records the promotion. Until the rollout
+  // engine lands a promotion completes at once: the version becomes the stable.
+  virtual Result<PromotionOutcome> Promote(const PromotionRequest& request, const Actor& actor) = 0;
+  virtual Result<std::vector<Promotion>> ListPromotions(const PromotionFilter& filter) = 0;
+  virtual Result<std::optional<Promotion>> GetPromotion(int64_t id) = 0;
+
   virtual Result<std::vector<Event>> ListEvents(int64_t after, int limit) = 0;
+  // Blocks until some event newer than `after` exists or `timeout` passes (then the list may be
+  // empty). For long-polling readers: shipctl events --follow, tests.
+  virtual Result<std::vector<Event>> WaitForEvents(int64_t after, int limit,
+                                                   std::chrono::milliseconds timeout) = 0;
+  // Appends one event to the journal (for outcomes that change no other state: an ignored tag,
+  // a rejected webhook).
+  virtual Status RecordEvent(const Actor& actor, const std::string& kind,
+                             const std::string& subject, const std::string& data_json) = 0;
+  // Records a webhook delivery; false when the same host's delivery id was recorded before.
+  virtual Result<bool> RecordDelivery(const std::string& host, const std::string& delivery_id,
+                                      const std::string& service, const Actor& actor,
+                                      const std::string& data_json) = 0;
   virtual Result<std::string> LoadSpec(const std::string& service, const std::string& version,
                                        const std::string& api) = 0;
   // Thread-safe token lookup by SHA-256 of the token text.

@@ -1,7 +1,7 @@
 // Store: durable state of shipd. Every mutating call is one transaction that also appends its
 // journal events; when it returns Ok the data is on disk (synchronous=FULL). Implementations are
 // not thread-safe: the engine calls mutations from its one strand. Reads used by other threads
-// (token lookup) go through their own connection and are safe to call concurrently.
+// (FindToken, LoadSpec) go through their own connection and are safe to call concurrently.
 #pragma once
 
 #include <cstdint>
@@ -78,7 +78,16 @@ class Store {
   virtual Result<std::vector<Promotion>> ListPromotions(const PromotionFilter& filter) = 0;
   virtual Result<std::optional<Promotion>> GetPromotion(int64_t id) = 0;
 
-  // The OpenAPI documents are kept out of memory; fetched when needed.
+  // Records a webhook delivery with `events`; kConflict (and nothing written) when that host's
+  // delivery id was recorded before.
+  virtual Result<std::vector<int64_t>> RecordDelivery(const std::string& host,
+                                                      const std::string& delivery_id,
+                                                      const std::string& service,
+                                                      TimeMs received_at,
+                                                      const std::vector<Event>& events) = 0;
+
+  // The OpenAPI documents are kept out of memory; fetched when needed. Thread-safe (own
+  // connection).
   virtual Result<std::string> LoadSpec(const std::string& service, const std::string& version,
                                        const std::string& api) = 0;
 
