@@ -2,7 +2,8 @@
 // reach, and reading a Version from the ship.yaml at a tag. OpenMirror returns the libgit2
 // implementation; everything else is written against the GitMirror interface so tests can fake it.
 // A GitMirror is used by one thread at a time (and one process per directory); different mirrors
-// may be used concurrently. Fetches block on the network: call them off the engine strand.
+// may be used concurrently, and libgit2 is initialised once, on the first OpenMirror, whichever
+// thread calls it. Fetches block on the network: call them off the engine strand.
 #pragma once
 
 #include <cstddef>
