@@ -353,12 +353,9 @@ class HttplibApiServer final : public ApiServer {
            auto outcome = engine_.Promote(*request, caller.actor);
            if (!outcome.ok()) return outcome.error();
            if (!outcome->promotion.has_value()) {
-             return Reply{
-                 409, ErrorJson("blocked",
-                                request->service + "@" + request->version + " may not go to " +
-                                    request->environment + ": " +
-                                    VerdictToJson(outcome->verdict)["summary"].get<std::string>(),
-                                VerdictToJson(outcome->verdict))};
+             json verdict = VerdictToJson(outcome->verdict);
+             const std::string summary = verdict["summary"];
+             return Reply{409, ErrorJson("blocked", summary, std::move(verdict))};
            }
            return Reply{201, PromotionJson(*outcome->promotion)};
          });

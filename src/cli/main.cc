@@ -388,11 +388,7 @@ int Main(int argc, char** argv) {
     const std::string decision = (*reply)["decision"];
     exit_code = decision == "yes" ? kExitYes : decision == "no" ? kExitNo : kExitUnknown;
     if (globals.json()) return PrintJson(*reply);
-    std::cout << (decision == "yes"  ? "yes"
-                  : decision == "no" ? "no"
-                                     : "unknown")
-              << ": " << ref->first << "@" << ref->second << " -> " << can_env << ": "
-              << (*reply)["summary"].get<std::string>() << "\n";
+    std::cout << decision << ": " << (*reply)["summary"].get<std::string>() << "\n";
     PrintReasons(*reply);
   });
 

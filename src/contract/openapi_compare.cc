@@ -153,7 +153,6 @@ struct SchemaComparer::Pair {
 
   Key key;
   std::vector<Step> steps;
-  bool building = true;
   bool classified = false;
   bool dirty = false;     // some finding in the closure
   bool breaking = false;  // some breaking finding in the closure
@@ -207,7 +206,6 @@ SchemaComparer::Pair* SchemaComparer::Get(const Schema* old_schema, const Schema
     Build(*pair);
     --depth_;
   }
-  pair->building = false;
   unclassified_.push_back(pair);
   return pair;
 }

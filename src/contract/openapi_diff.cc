@@ -201,11 +201,10 @@ class Differ {
 
   void CompareOperation(const Operation& old_op, const Operation& new_op) {
     FindingSink sink{Upper(new_op.method), new_op.path, out_};
-    SchemaComparer& schemas = schemas_;
-    schemas.BeginOperation();
-    CompareParameters(old_op, new_op, sink, schemas);
-    CompareRequestBody(old_op, new_op, sink, schemas);
-    CompareResponses(old_op, new_op, sink, schemas);
+    schemas_.BeginOperation();
+    CompareParameters(old_op, new_op, sink);
+    CompareRequestBody(old_op, new_op, sink);
+    CompareResponses(old_op, new_op, sink);
     // When both inherit the document's security, the global comparison has said it all.
     if (old_op.security || new_op.security) {
       const auto& old_security = old_op.security ? old_op.security : old_.security;
@@ -219,8 +218,8 @@ class Differ {
     return parameter.in + " parameter '" + parameter.name + "'";
   }
 
-  static void CompareParameters(const Operation& old_op, const Operation& new_op,
-                                const FindingSink& sink, SchemaComparer& schemas) {
+  void CompareParameters(const Operation& old_op, const Operation& new_op,
+                         const FindingSink& sink) {
     auto old_it = old_op.parameters.begin();
     auto new_it = new_op.parameters.begin();
     while (old_it != old_op.parameters.end() || new_it != new_op.parameters.end()) {
@@ -242,8 +241,8 @@ class Differ {
           sink.Add(Severity::kBreaking, "request-parameter-required-added", new_p.pointer,
                    DescribeParameter(new_p) + " is now required");
         }
-        schemas.Compare(old_p.schema, new_p.schema, Direction::kRequest, DescribeParameter(new_p),
-                        new_p.pointer, sink);
+        schemas_.Compare(old_p.schema, new_p.schema, Direction::kRequest, DescribeParameter(new_p),
+                         new_p.pointer, sink);
         ++old_it;
         ++new_it;
       }
@@ -260,8 +259,8 @@ class Differ {
     return nullptr;
   }
 
-  static void CompareRequestBody(const Operation& old_op, const Operation& new_op,
-                                 const FindingSink& sink, SchemaComparer& schemas) {
+  void CompareRequestBody(const Operation& old_op, const Operation& new_op,
+                          const FindingSink& sink) {
     if (!new_op.request_body) return;  // the server ignores what clients still send
     const openapi::RequestBody& new_body = *new_op.request_body;
     if (!old_op.request_body) {
@@ -283,8 +282,8 @@ class Differ {
                  "request body media type " + media_type + " is no longer accepted");
         continue;
       }
-      schemas.Compare(old_type.schema, new_type->schema, Direction::kRequest,
-                      "request body " + media_type, new_type->pointer, sink);
+      schemas_.Compare(old_type.schema, new_type->schema, Direction::kRequest,
+                       "request body " + media_type, new_type->pointer, sink);
     }
   }
 
@@ -305,8 +304,7 @@ class Differ {
     return out;
   }
 
-  static void CompareResponses(const Operation& old_op, const Operation& new_op,
-                               const FindingSink& sink, SchemaComparer& schemas) {
+  void CompareResponses(const Operation& old_op, const Operation& new_op, const FindingSink& sink) {
     for (const auto& [status, old_response] : old_op.responses) {
       auto answering = Answering(new_op.responses, status);
       // Fewer error responses is returning less; a missing success is not.
@@ -315,14 +313,14 @@ class Differ {
                  "success response " + status + " removed");
       }
       for (const auto& [new_status, new_response] : answering) {
-        CompareResponse(status, old_response, new_status, *new_response, sink, schemas);
+        CompareResponse(status, old_response, new_status, *new_response, sink);
       }
     }
   }
 
-  static void CompareResponse(const std::string& old_status, const openapi::Response& old_response,
-                              const std::string& status, const openapi::Response& new_response,
-                              const FindingSink& sink, SchemaComparer& schemas) {
+  void CompareResponse(const std::string& old_status, const openapi::Response& old_response,
+                       const std::string& status, const openapi::Response& new_response,
+                       const FindingSink& sink) {
     for (const auto& [media_type, old_type] : old_response.content) {
       auto new_type = new_response.content.find(media_type);
       if (new_type == new_response.content.end()) {
@@ -331,8 +329,8 @@ class Differ {
                      (old_status == status ? "" : " (was in " + old_status + ")"));
         continue;
       }
-      schemas.Compare(old_type.schema, new_type->second.schema, Direction::kResponse,
-                      "response " + status + " " + media_type, new_type->second.pointer, sink);
+      schemas_.Compare(old_type.schema, new_type->second.schema, Direction::kResponse,
+                       "response " + status + " " + media_type, new_type->second.pointer, sink);
     }
     for (const auto& [key, old_header] : old_response.headers) {
       auto new_header = new_response.headers.find(key);
@@ -344,9 +342,9 @@ class Differ {
                      (present ? "is no longer required" : "removed"));
       }
       if (present) {
-        schemas.Compare(old_header.schema, new_header->second.schema, Direction::kResponse,
-                        "response " + status + " header '" + new_header->second.name + "'",
-                        new_header->second.pointer, sink);
+        schemas_.Compare(old_header.schema, new_header->second.schema, Direction::kResponse,
+                         "response " + status + " header '" + new_header->second.name + "'",
+                         new_header->second.pointer, sink);
       }
     }
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <string_view>
 #include <unordered_map>
@@ -62,7 +63,10 @@ std::string PercentDecode(std::string_view text) {
     if (text[i] == '%' && i + 2 < text.size() &&
         std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
         std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16)));
+      auto hex = [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (c | 0x20) - 'a' + 10;
+      };
+      out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
       i += 2;
     } else {
       out.push_back(text[i]);
@@ -211,9 +215,20 @@ Keywords ScanKeywords(const json& object) {
 
 bool IsTrue(const json* value) { return value && value->is_boolean() && value->get<bool>(); }
 
+// A number, or a string holding one: documents read from YAML with numbers kept as strings (as
+// the registry stores them) say `minimum: "5"`.
 std::optional<double> AsNumber(const json* value) {
-  if (!value || !value->is_number()) return std::nullopt;
-  return value->get<double>();
+  if (!value) return std::nullopt;
+  if (value->is_number()) return value->get<double>();
+  if (!value->is_string()) return std::nullopt;
+  const std::string& text = value->get_ref<const std::string&>();
+  const char* begin = text.data() + (text.starts_with('+') ? 1 : 0);
+  double number = 0;
+  auto [end, error] = std::from_chars(begin, text.data() + text.size(), number);
+  if (error != std::errc() || end != text.data() + text.size() || begin == end) {
+    return std::nullopt;
+  }
+  return number;
 }
 
 class Normalizer {
@@ -257,7 +272,8 @@ class Normalizer {
         if (it == current->end()) return nullptr;
         current = &*it;
       } else if (current->is_array() && !token.empty() && token.size() < 10 &&
-                 std::all_of(token.begin(), token.end(), ::isdigit)) {
+                 std::all_of(token.begin(), token.end(),
+                             [](unsigned char c) { return std::isdigit(c) != 0; })) {
         size_t index = std::stoul(token);
         if (index >= current->size()) return nullptr;
         current = &(*current)[index];
@@ -290,7 +306,7 @@ class Normalizer {
   }
 
   const Schema* SchemaAt(const json& value, const std::string& pointer) {
-    if (IsPureRef(value)) return SchemaForRef(value["$ref"].get_ref<const std::string&>());
+    if (IsPureRef(value)) return SchemaForRef(*StringMember(value, "$ref"));
     Schema& schema = NewSchema(pointer);
     Fill(schema, value, pointer);
     return &schema;
@@ -382,11 +398,18 @@ class Normalizer {
       schema.declares_nullability = true;
       if (keywords.nullable->get<bool>()) *explicit_null = true;
     }
+    // Values of a numeric schema written as strings are the numbers they spell.
+    bool numeric = schema.types && !schema.types->empty() &&
+                   std::all_of(schema.types->begin(), schema.types->end(), [](const auto& type) {
+                     return type == "integer" || type == "number";
+                   });
     auto read_enum = [&](const json& values) {
       std::set<std::string> out;
       for (const json& item : values) {
         if (item.is_null()) {
           *explicit_null = true;
+        } else if (auto number = numeric ? AsNumber(&item) : std::nullopt) {
+          out.insert(json(*number).dump());
         } else {
           out.insert(item.dump());
         }

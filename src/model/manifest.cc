@@ -50,7 +50,11 @@ Result<std::string> RequiredString(const json& object, const char* key, std::str
 Result<std::string> NormalizeSpec(const json& spec, std::string_view where) {
   json document;
   if (spec.is_string()) {
-    auto parsed = ParseJsonOrYaml(spec.get<std::string>());
+    // OpenAPI documents keep YAML's numbers (minimum: 5) as numbers, unlike manifests.
+    const std::string& text = spec.get<std::string>();
+    const size_t first = text.find_first_not_of(" \t\r\n");
+    const bool is_json = first != std::string::npos && (text[first] == '{' || text[first] == '[');
+    auto parsed = is_json ? ParseJsonOrYaml(text) : YamlToJson(text, {.numbers_as_strings = false});
     if (!parsed.ok()) return Invalid(where, parsed.error().message());
     document = std::move(parsed).value();
   } else {

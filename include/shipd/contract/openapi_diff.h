@@ -44,9 +44,9 @@ struct OpenApiDiffOptions {
   std::optional<int64_t> now_ms;
 };
 
-// Errors are kInvalid, only for a document that is not an OpenAPI 3.x object ("old document:
-// missing \"openapi\" key"). Parts the differ does not understand (external $refs, malformed
-// sections) are ignored, never an error.
+// Errors are kInvalid, only for a document that is not an OpenAPI 3.x object ("new document: not
+// an OpenAPI document: missing \"openapi\" key"). Parts the differ cannot use (external or dangling
+// $refs, malformed sections) count as unconstrained or absent, never as an error.
 Result<OpenApiDiff> DiffOpenApi(const nlohmann::json& old_doc, const nlohmann::json& new_doc,
                                 const OpenApiDiffOptions& options = {});
 

@@ -369,5 +369,39 @@ TEST(DiffOpenApi, SurvivesAnAbsurdlyDeepReferenceChain) {
   EXPECT_TRUE(deep->findings.empty());
 }
 
+// The registry keeps specs as read by ParseJsonOrYaml, where YAML numbers stay strings
+// ("minimum: '5'"): they must compare as the numbers they spell.
+TEST(DiffOpenApi, ReadsNumbersThatYamlKeptAsStrings) {
+  auto doc = [](const std::string& maximum) {
+    return R"(
+openapi: 3.0.3
+paths:
+  /orders:
+    get:
+      parameters:
+        - name: limit
+          in: query
+          schema: {type: integer, minimum: 1, maximum: )" +
+           maximum + R"(, enum: [1, 10, 100.0]}
+      responses: {'200': {description: ok}}
+)";
+  };
+  auto as_strings = YamlToJson(doc("100"));
+  ASSERT_TRUE(as_strings.ok());
+  ASSERT_EQ((*as_strings)["paths"]["/orders"]["get"]["parameters"][0]["schema"]["minimum"], "1");
+  json as_numbers = Parse(doc("100"));
+
+  auto same = DiffOpenApi(as_numbers, *as_strings);
+  ASSERT_TRUE(same.ok());
+  EXPECT_TRUE(same->findings.empty()) << Describe(same->findings);
+
+  auto tighter = YamlToJson(doc("50"));
+  ASSERT_TRUE(tighter.ok());
+  auto changed = DiffOpenApi(*as_strings, *tighter);
+  ASSERT_TRUE(changed.ok());
+  ASSERT_EQ(changed->findings.size(), 1u) << Describe(changed->findings);
+  EXPECT_THAT(changed->findings[0].message, HasSubstr("maximum 100 → 50"));
+}
+
 }  // namespace
 }  // namespace shipd

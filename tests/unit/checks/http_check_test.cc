@@ -1,0 +1,214 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "shipd/checks/health_check.h"
+
+namespace shipd {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+
+// A real cpp-httplib server on 127.0.0.1:<free port>, routes installed before it starts.
+class LoopbackServer {
+ public:
+  explicit LoopbackServer(const std::function<void(httplib::Server&)>& routes) {
+    routes(server_);
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::yield();  // stop() is a no-op before this
+  }
+  ~LoopbackServer() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string Origin() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+// What the canary answers: a status per path, and an optional hold on /slow.
+struct Canary {
+  std::mutex mutex;
+  std::condition_variable released;
+  bool release = false;
+  std::string last_path;
+  std::string last_user_agent;
+
+  void Routes(httplib::Server& s) {
+    s.Get("/healthz", [this](const httplib::Request& req, httplib::Response& res) {
+      Record(req);
+      res.set_content("ok", "text/plain");
+    });
+    s.Get("/down", [this](const httplib::Request& req, httplib::Response& res) {
+      Record(req);
+      res.status = 503;
+      res.set_content("database\nunreachable", "text/plain");
+    });
+    s.Get("/moved",
+          [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/healthz"); });
+    // Answers after 150 ms unless released earlier: latency comes from the handler, never from
+    // the test thread sleeping.
+    s.Get("/slow", [this](const httplib::Request& req, httplib::Response& res) {
+      Record(req);
+      std::unique_lock lock(mutex);
+      released.wait_for(lock, milliseconds(150), [this] { return release; });
+      res.set_content("slow", "text/plain");
+    });
+    // Answers only when released.
+    s.Get("/hang", [this](const httplib::Request&, httplib::Response& res) {
+      std::unique_lock lock(mutex);
+      released.wait(lock, [this] { return release; });
+      res.set_content("late", "text/plain");
+    });
+  }
+  void Record(const httplib::Request& req) {
+    std::lock_guard lock(mutex);
+    last_path = req.path;
+    last_user_agent = req.get_header_value("User-Agent");
+  }
+  void Release() {
+    std::lock_guard lock(mutex);
+    release = true;
+    released.notify_all();
+  }
+};
+
+std::map<std::string, std::string> Variables(const std::string& canary_url) {
+  return {{"service", "orders"},
+          {"version", "1.4.0"},
+          {"previous_version", "1.3.2"},
+          {"environment", "staging"},
+          {"weight", "10"},
+          {"artifact", "registry/orders:1.4.0"},
+          {"canary_url", canary_url},
+          {"stable_url", "http://127.0.0.1:1"}};
+}
+
+class HttpCheckTest : public ::testing::Test {
+ protected:
+  ~HttpCheckTest() override { canary_.Release(); }
+
+  Measurement Measure(const std::string& url, std::optional<milliseconds> max_latency = {},
+                      milliseconds timeout = seconds(5)) {
+    Check config;
+    config.name = "healthz";
+    config.type = CheckType::kHttp;
+    config.url = url;
+    config.timeout = timeout;
+    config.max_latency = max_latency;
+    auto check = MakeHealthCheck(config, *runner_, *http_, clock_);
+    EXPECT_TRUE(check.ok()) << check.error().message();
+    if (!check.ok()) return {};
+    CheckContext context;
+    context.variables = Variables(server_.Origin());
+    return (*check)->Measure(context);
+  }
+
+  Canary canary_;
+  LoopbackServer server_{[this](httplib::Server& s) { canary_.Routes(s); }};
+  FakeClock clock_{1'900'000'000'000};
+  std::unique_ptr<ProcessRunner> runner_ = MakePosixProcessRunner();
+  std::unique_ptr<HttpClient> http_ = MakeHttplibHttpClient();
+};
+
+TEST_F(HttpCheckTest, TwoHundredPassesWithLatencyAsValue) {
+  const Measurement m = Measure("{{canary_url}}/healthz");
+  EXPECT_EQ(m.result, MeasurementResult::kPass) << m.detail;
+  EXPECT_THAT(m.detail, MatchesRegex("HTTP 200 in [0-9]+ ms"));
+  ASSERT_TRUE(m.value.has_value());
+  EXPECT_GE(*m.value, 0);
+  EXPECT_EQ(m.at, 1'900'000'000'000);
+  EXPECT_EQ(canary_.last_path, "/healthz");
+  EXPECT_EQ(canary_.last_user_agent, "shipd-check/healthz");
+}
+
+TEST_F(HttpCheckTest, ServerErrorFailsAndShowsTheBody) {
+  const Measurement m = Measure("{{ canary_url }}/down");
+  EXPECT_EQ(m.result, MeasurementResult::kFail);
+  EXPECT_THAT(m.detail, MatchesRegex("HTTP 503 in [0-9]+ ms \\(expected 2xx\\): database "
+                                     "unreachable"));
+  EXPECT_TRUE(m.value.has_value());
+}
+
+TEST_F(HttpCheckTest, RedirectIsNotFollowedAndFails) {
+  const Measurement m = Measure("{{canary_url}}/moved");
+  EXPECT_EQ(m.result, MeasurementResult::kFail);
+  EXPECT_THAT(m.detail, HasSubstr("HTTP 302"));
+}
+
+TEST_F(HttpCheckTest, SlowerThanMaxLatencyFails) {
+  const Measurement m = Measure("{{canary_url}}/slow", milliseconds(20));
+  EXPECT_EQ(m.result, MeasurementResult::kFail);
+  EXPECT_THAT(m.detail, MatchesRegex("HTTP 200 in [0-9]+ ms > max_latency 20 ms"));
+  ASSERT_TRUE(m.value.has_value());
+  EXPECT_GT(*m.value, 20);
+}
+
+TEST_F(HttpCheckTest, WithinMaxLatencyPasses) {
+  const Measurement m = Measure("{{canary_url}}/healthz", seconds(5));
+  EXPECT_EQ(m.result, MeasurementResult::kPass) << m.detail;
+}
+
+TEST_F(HttpCheckTest, NoAnswerWithinTimeoutFails) {
+  const Measurement m = Measure("{{canary_url}}/hang", std::nullopt, milliseconds(100));
+  canary_.Release();
+  EXPECT_EQ(m.result, MeasurementResult::kFail);
+  EXPECT_THAT(m.detail, HasSubstr("/hang"));
+  EXPECT_FALSE(m.value.has_value());
+}
+
+TEST_F(HttpCheckTest, RefusedConnectionFailsNamingTheUrl) {
+  std::string origin;
+  {
+    LoopbackServer closed([](httplib::Server&) {});
+    origin = closed.Origin();
+  }
+  const Measurement m = Measure(origin + "/healthz");
+  EXPECT_EQ(m.result, MeasurementResult::kFail);
+  EXPECT_THAT(m.detail, HasSubstr("GET " + origin + "/healthz: cannot connect"));
+}
+
+TEST_F(HttpCheckTest, MissingVariableInContextIsAnError) {
+  Check config;
+  config.name = "healthz";
+  config.type = CheckType::kHttp;
+  config.url = "{{canary_url}}/healthz";
+  auto check = MakeHealthCheck(config, *runner_, *http_, clock_);
+  ASSERT_TRUE(check.ok()) << check.error().message();
+  const Measurement m = (*check)->Measure(CheckContext{});
+  EXPECT_EQ(m.result, MeasurementResult::kError);
+  EXPECT_THAT(m.detail, HasSubstr("url: unknown template variable \"canary_url\""));
+}
+
+TEST_F(HttpCheckTest, RenderedUrlThatIsNotAUrlIsAnError) {
+  Check config;
+  config.name = "healthz";
+  config.type = CheckType::kHttp;
+  config.url = "{{canary_url}}/healthz";
+  auto check = MakeHealthCheck(config, *runner_, *http_, clock_);
+  ASSERT_TRUE(check.ok()) << check.error().message();
+  CheckContext context;
+  context.variables = Variables("");  // the driver reported no canary URL
+  const Measurement m = (*check)->Measure(context);
+  EXPECT_EQ(m.result, MeasurementResult::kError);
+  EXPECT_THAT(m.detail, HasSubstr("invalid URL \"/healthz\""));
+}
+
+}  // namespace
+}  // namespace shipd
