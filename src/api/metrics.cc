@@ -25,8 +25,30 @@ void HttpMetrics::Observe(const std::string& route, const std::string& method, i
   h.sum += seconds;
 }
 
+void HttpMetrics::CountVerdict(const std::string& source, const std::string& decision) {
+  std::lock_guard lock(mutex_);
+  ++verdicts_[{source, decision}];
+}
+
+void HttpMetrics::CountPromotion(const std::string& environment, const std::string& outcome) {
+  std::lock_guard lock(mutex_);
+  ++promotions_[{environment, outcome}];
+}
+
 void HttpMetrics::Render(std::string& out) const {
   std::lock_guard lock(mutex_);
+  out += "# HELP shipd_gate_verdicts_total Contract gate decisions by request kind and decision.\n";
+  out += "# TYPE shipd_gate_verdicts_total counter\n";
+  for (const auto& [key, count] : verdicts_) {
+    out += "shipd_gate_verdicts_total{source=\"" + key.first + "\",decision=\"" + key.second +
+           "\"} " + std::to_string(count) + "\n";
+  }
+  out += "# HELP shipd_promotions_total Promotion requests by environment and outcome.\n";
+  out += "# TYPE shipd_promotions_total counter\n";
+  for (const auto& [key, count] : promotions_) {
+    out += "shipd_promotions_total{environment=\"" + key.first + "\",outcome=\"" + key.second +
+           "\"} " + std::to_string(count) + "\n";
+  }
   out += "# HELP shipd_http_requests_total HTTP requests by route, method and status.\n";
   out += "# TYPE shipd_http_requests_total counter\n";
   for (const auto& [key, count] : requests_) {

@@ -18,6 +18,10 @@ class HttpMetrics {
                                                       0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
 
   void Observe(const std::string& route, const std::string& method, int status, double seconds);
+  // Counts one gate decision ("yes", "no", "unknown") of a can-i-deploy or promotion request.
+  void CountVerdict(const std::string& source, const std::string& decision);
+  // Counts one promotion outcome ("succeeded", "blocked", ...) into an environment.
+  void CountPromotion(const std::string& environment, const std::string& outcome);
   // Appends the metric families to `out`.
   void Render(std::string& out) const;
 
@@ -30,6 +34,8 @@ class HttpMetrics {
   mutable std::mutex mutex_;
   std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;
   std::map<std::string, Histogram> latency_;
+  std::map<std::pair<std::string, std::string>, uint64_t> verdicts_;    // (source, decision)
+  std::map<std::pair<std::string, std::string>, uint64_t> promotions_;  // (environment, outcome)
 };
 
 }  // namespace shipd

@@ -273,6 +273,7 @@ class HttplibApiServer final : public ApiServer {
                 service != nullptr && service->FindVersion(*semver) == nullptr &&
                 state->FindEnvironment(request->environment) != nullptr) {
               const std::string label = request->service + "@" + semver->ToString();
+              metrics_.CountVerdict("can-i-deploy", "unknown");
               return Reply{200,
                            {{"allowed", false},
                             {"decision", "unknown"},
@@ -288,6 +289,7 @@ class HttplibApiServer final : public ApiServer {
           }
           json out = VerdictToJson(*verdict);
           out["decision"] = verdict->allowed ? "yes" : "no";
+          metrics_.CountVerdict("can-i-deploy", out["decision"]);
           return Reply{200, std::move(out)};
         });
     Get("/v1/plan", "/v1/plan", "read",
@@ -352,11 +354,15 @@ class HttplibApiServer final : public ApiServer {
            }
            auto outcome = engine_.Promote(*request, caller.actor);
            if (!outcome.ok()) return outcome.error();
+           metrics_.CountVerdict("promotion", outcome->verdict.allowed ? "yes" : "no");
            if (!outcome->promotion.has_value()) {
+             metrics_.CountPromotion(request->environment, "blocked");
              json verdict = VerdictToJson(outcome->verdict);
              const std::string summary = verdict["summary"];
              return Reply{409, ErrorJson("blocked", summary, std::move(verdict))};
            }
+           metrics_.CountPromotion(request->environment,
+                                   std::string(RolloutStateName(outcome->promotion->state)));
            return Reply{201, PromotionJson(*outcome->promotion)};
          });
     Get("/v1/promotions", "/v1/promotions", "read",

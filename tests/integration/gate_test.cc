@@ -100,6 +100,12 @@ TEST_F(GateTest, MajorBumpStrandingAConsumerIsRefusedWithTheVerdict) {
   EXPECT_EQ(reason["requires"], "^3.0");
   EXPECT_EQ(reason["would_have"], "4.0.0");
 
+  auto metrics = daemon_.Client(viewer_)->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find(R"(shipd_promotions_total{environment="dev",outcome="blocked"} 1)"),
+            std::string::npos)
+      << metrics->body;
+
   auto promote = Ctl({"promote", "orders@4.0.0", "--to", "dev"});
   EXPECT_EQ(promote.exit_code, 1);
   EXPECT_NE(promote.out.find("consumer-broken"), std::string::npos) << promote.out;

@@ -41,5 +41,19 @@ TEST(HttpMetrics, HistogramBucketsAreCumulative) {
             std::string::npos);
 }
 
+TEST(HttpMetrics, CountsVerdictsAndPromotions) {
+  HttpMetrics metrics;
+  metrics.CountVerdict("can-i-deploy", "no");
+  metrics.CountVerdict("can-i-deploy", "no");
+  metrics.CountPromotion("prod", "blocked");
+  std::string out;
+  metrics.Render(out);
+  EXPECT_NE(out.find(R"(shipd_gate_verdicts_total{source="can-i-deploy",decision="no"} 2)"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find(R"(shipd_promotions_total{environment="prod",outcome="blocked"} 1)"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace shipd
