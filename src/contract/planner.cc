@@ -5,6 +5,7 @@
 #include "shipd/contract/planner.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -71,26 +72,29 @@ class Planner {
     std::vector<std::string> rejected;
     size_t unlisted = 0;
     catalog_.ForEachProvider(require.api, [&](const CatalogEntry& entry) {
+      std::optional<Reason> lifecycle;
+      const bool in_range = require.range.Satisfies(entry.provide->version);
+      if (in_range) {
+        lifecycle = CheckLifecycle(*entry.version, environment_.environment(), context_);
+        if (!lifecycle) {
+          candidates.push_back(entry);
+          return candidates.size() < kMaxCandidates;
+        }
+      }
+      // Texts only for the few rejections that are listed: a long history has thousands.
+      if (rejected.size() >= kMaxListed) {
+        ++unlisted;
+        return true;
+      }
       const std::string what = Label(*entry.version) + " (" + require.api + " " +
                                entry.provide->version.ToString() + ")";
-      std::string why;
-      if (!require.range.Satisfies(entry.provide->version)) {
-        why = "outside " + require.range.text();
-      } else if (auto lifecycle =
-                     CheckLifecycle(*entry.version, environment_.environment(), context_)) {
-        why = lifecycle->rule == kRuleNotPromotedUpstream
-                  ? "has not succeeded in " + lifecycle->upstream
-                  : "soaking in " + lifecycle->upstream + ", " +
-                        FormatDurationMs(lifecycle->remaining_ms.value_or(0)) + " left";
-      } else {
-        candidates.push_back(entry);
-        return candidates.size() < kMaxCandidates;
-      }
-      if (rejected.size() < kMaxListed) {
-        rejected.push_back(what + ": " + why);
-      } else {
-        ++unlisted;
-      }
+      const std::string why = !in_range ? "outside " + require.range.text()
+                              : lifecycle->rule == kRuleNotPromotedUpstream
+                                  ? "has not succeeded in " + lifecycle->upstream
+                                  : "soaking in " + lifecycle->upstream + ", " +
+                                        FormatDurationMs(lifecycle->remaining_ms.value_or(0)) +
+                                        " left";
+      rejected.push_back(what + ": " + why);
       return true;
     });
     // Equal API versions: prefer a service that already runs in the environment.

@@ -506,6 +506,9 @@ bool MeasureFleet(const Options& options, int versions) {
     Samples all;
     Samples allowed_us;
     Samples blocked_us;
+    // By the size of the verdict: reasons and warnings listed (each is a few formatted strings).
+    constexpr std::array<size_t, 4> kListedUpTo = {0, 5, 20, SIZE_MAX};
+    std::array<Samples, kListedUpTo.size()> by_listed;
     all.us.reserve(static_cast<size_t>(options.requests));
     for (int n = 0; n < warmup + options.requests; ++n) {
       const Request r = stream.Next();
@@ -521,6 +524,10 @@ bool MeasureFleet(const Options& options, int versions) {
       warnings += static_cast<int64_t>(verdict.warnings.size());
       all.Add(start, end);
       (verdict.allowed ? allowed_us : blocked_us).Add(start, end);
+      const size_t listed = verdict.reasons.size() + verdict.warnings.size();
+      size_t bucket = 0;
+      while (listed > kListedUpTo[bucket]) ++bucket;
+      by_listed[bucket].Add(start, end);
     }
     const auto runs = static_cast<double>(options.requests);
     PrintInt(tag + "gate_requests", options.requests);
@@ -531,6 +538,13 @@ bool MeasureFleet(const Options& options, int versions) {
     PrintLatency(tag + "gate", all);
     Print(tag + "gate_allowed_p99_us", allowed_us.Percentile(0.99));
     Print(tag + "gate_blocked_p99_us", blocked_us.Percentile(0.99));
+    const std::array<const char*, kListedUpTo.size()> names = {"0", "1to5", "6to20", "over20"};
+    for (size_t b = 0; b < by_listed.size(); ++b) {
+      const std::string name = tag + "gate_listed_" + names[b];
+      Print(name + "_fraction", static_cast<double>(by_listed[b].us.size()) / runs, 3);
+      Print(name + "_p50_us", by_listed[b].Percentile(0.50));
+      Print(name + "_p99_us", by_listed[b].Percentile(0.99));
+    }
     std::fflush(stdout);
   }
 
@@ -567,6 +581,7 @@ bool MeasureFleet(const Options& options, int versions) {
     const auto runs = static_cast<size_t>(std::max(1, options.requests / 10));
     Samples samples;
     int64_t platform_allowed = 0;
+    int64_t platform_broken = 0;
     for (size_t n = 0; n < runs + 1000; ++n) {
       const size_t i = rng() % std::min(kPlatformServices, fleet.services);
       const size_t j = rng() % fleet.versions[i].size();
@@ -577,11 +592,47 @@ bool MeasureFleet(const Options& options, int versions) {
       const auto end = Clock::now();
       if (n < 1000) continue;
       platform_allowed += verdict.allowed ? 1 : 0;
+      for (const auto& reason : verdict.reasons) platform_broken += reason.consumer.empty() ? 0 : 1;
       samples.Add(start, end);
     }
     Print(tag + "gate_platform_allowed_fraction",
           static_cast<double>(platform_allowed) / static_cast<double>(runs), 3);
+    Print(tag + "gate_platform_consumers_broken_per_request",
+          static_cast<double>(platform_broken) / static_cast<double>(runs));
     PrintLatency(tag + "gate_platform", samples);
+  }
+
+  // 2b. The same popular APIs, versions on the live major only: every consumer stays satisfied, so
+  // the verdict has no consumer to report and this is the cost of checking hundreds of them.
+  {
+    std::mt19937_64 rng(options.seed + 4);
+    std::vector<std::vector<size_t>> compatible(std::min(kPlatformServices, fleet.services));
+    for (size_t i = 0; i < compatible.size(); ++i) {
+      for (size_t j = 0; j < fleet.versions[i].size(); ++j) {
+        if (fleet.versions[i][j]->version.major() == fleet.versions[i][0]->version.major()) {
+          compatible[i].push_back(j);
+        }
+      }
+    }
+    const auto runs = static_cast<size_t>(std::max(1, options.requests / 10));
+    Samples samples;
+    int64_t broken = 0;
+    for (size_t n = 0; n < runs + 1000; ++n) {
+      const size_t i = rng() % compatible.size();
+      const size_t j = compatible[i][rng() % compatible[i].size()];
+      const size_t e = rng() % kEnvironments.size();
+      const auto start = Clock::now();
+      shipd::Verdict verdict =
+          shipd::Evaluate(Promotion(fleet.versions[i][j]), fleet.environments[e], contexts[e]);
+      const auto end = Clock::now();
+      if (n < 1000) continue;
+      for (const auto& reason : verdict.reasons) broken += reason.consumer.empty() ? 0 : 1;
+      samples.Add(start, end);
+    }
+    Print(tag + "gate_platform_compatible_consumers_broken_per_request",
+          static_cast<double>(broken) / static_cast<double>(runs));
+    Print(tag + "gate_platform_compatible_p50_us", samples.Percentile(0.50));
+    Print(tag + "gate_platform_compatible_p99_us", samples.Percentile(0.99));
   }
 
   // 3. What the HTTP handler adds in-process: the verdict as JSON text.
@@ -636,6 +687,7 @@ bool MeasureFleet(const Options& options, int versions) {
     PrintInt(name + "_steps", static_cast<int64_t>(plan.steps.size()));
     PrintInt(name + "_possible", plan.possible ? 1 : 0);
     Print(name + "_p50_us", samples.Percentile(0.50));
+    Print(name + "_p90_us", samples.Percentile(0.90));
     Print(name + "_p99_us", samples.Percentile(0.99));
     Print(name + "_max_us", samples.us.empty() ? 0 : samples.us.back());
     if (!plan.possible || plan.steps.size() != kChainLength) {
