@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "shipd/checks/health_check.h"
+#include "support/loopback_server.h"
 
 namespace shipd {
 namespace {
@@ -21,26 +22,7 @@ using std::chrono::seconds;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 
-// A real cpp-httplib server on 127.0.0.1:<free port>, routes installed before it starts.
-class LoopbackServer {
- public:
-  explicit LoopbackServer(const std::function<void(httplib::Server&)>& routes) {
-    routes(server_);
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::yield();  // stop() is a no-op before this
-  }
-  ~LoopbackServer() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string Origin() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-};
+using shipd::testing::LoopbackServer;
 
 // What the canary answers: a status per path, and an optional hold on /slow.
 struct Canary {

@@ -12,34 +12,15 @@
 #include <thread>
 #include <vector>
 
+#include "support/loopback_server.h"
+
 namespace shipd {
 namespace {
 
 using std::chrono::milliseconds;
 using ::testing::HasSubstr;
 
-// A real cpp-httplib server on 127.0.0.1:<free port>, routes installed before it starts.
-class LoopbackServer {
- public:
-  explicit LoopbackServer(const std::function<void(httplib::Server&)>& routes) {
-    routes(server_);
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::yield();  // stop() is a no-op before this
-  }
-  ~LoopbackServer() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string Url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-
- private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-};
+using shipd::testing::LoopbackServer;
 
 // Blocks handlers until the test opens it.
 class Gate {
