@@ -153,6 +153,8 @@ class LocalDriver final : public DeployDriver {
     return status;
   }
 
+  bool Ephemeral() const override { return true; }
+
   Endpoints Urls(std::string_view service, std::string_view environment) const override {
     Endpoints urls;
     auto slot = FindSlot(service, environment);

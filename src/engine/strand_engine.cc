@@ -421,6 +421,25 @@ class StrandEngine final : public Engine {
     return RunOnStrand<std::optional<Promotion>>([&] { return store_->GetPromotion(id); });
   }
 
+  Result<std::vector<Event>> PromotionEvents(int64_t id) override {
+    return RunOnStrand<std::vector<Event>>([&] { return store_->PromotionEvents(id, 10000); });
+  }
+
+  Result<Promotion> Act(int64_t id, RolloutAction action, const Actor& actor,
+                        const std::string& reason) override {
+    (void)id;
+    (void)action;
+    (void)actor;
+    (void)reason;
+    return Error(ErrorCode::kConflict, "not yet");
+  }
+
+  Endpoints Urls(std::string_view service, std::string_view environment) const override {
+    (void)service;
+    (void)environment;
+    return {};
+  }
+
   Result<std::vector<Event>> ListEvents(int64_t after, int limit) override {
     return RunOnStrand<std::vector<Event>>([&] { return store_->ListEvents(after, limit); });
   }
@@ -570,7 +589,9 @@ class StrandEngine final : public Engine {
 }  // namespace
 
 Result<std::unique_ptr<Engine>> StartEngine(std::unique_ptr<Store> store,
-                                            const Pipelines& pipelines, const Clock& clock) {
+                                            const Pipelines& pipelines, const Clock& clock,
+                                            RolloutDeps deps) {
+  (void)deps;
   auto engine = std::make_unique<StrandEngine>(std::move(store), clock);
   if (auto status = engine->Load(pipelines); !status.ok()) return status.error();
   return std::unique_ptr<Engine>(std::move(engine));

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "migrations.h"
+#include "shipd/model/progress_json.h"
 #include "shipd/store/store.h"
 
 namespace shipd {
@@ -251,7 +252,14 @@ class SqliteStore final : public Store {
         insert_promotion_(db_,
                           "INSERT INTO promotions (id, service, version, environment, state,"
                           " requested_by, override_reason, verdict, created_at, updated_at,"
-                          " finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                          " finished_at, progress) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        update_promotion_(db_,
+                          "UPDATE promotions SET state = ?, updated_at = ?, finished_at = ?,"
+                          " progress = ? WHERE id = ?"),
+        select_promotion_events_(
+            db_,
+            "SELECT id, time, actor, kind, subject, data FROM events"
+            " WHERE json_extract(data, '$.promotion') = ? ORDER BY id LIMIT ?"),
         select_promotion_(
             db_, "SELECT " + std::string(kPromotionColumns) + " FROM promotions WHERE id = ?"),
         select_events_(db_,
@@ -387,9 +395,38 @@ class SqliteStore final : public Store {
       Run(insert_promotion_, p.id, p.service, p.version.ToString(), p.environment,
           std::string(RolloutStateName(p.state)), p.requested_by, p.override_reason,
           p.verdict.empty() ? std::string("{}") : p.verdict, p.created_at, p.updated_at,
-          p.finished_at == 0 ? std::optional<int64_t>() : std::optional<int64_t>(p.finished_at));
+          p.finished_at == 0 ? std::optional<int64_t>() : std::optional<int64_t>(p.finished_at),
+          ProgressToJson(p.progress).dump());
       if (deployment.has_value()) UpsertDeploymentRow(*deployment);
     });
+  }
+
+  Result<std::vector<int64_t>> UpdatePromotion(const Promotion& p,
+                                               const std::optional<Deployment>& deployment,
+                                               const std::vector<Event>& events) override {
+    return Mutate("updating promotion " + std::to_string(p.id), events, [&] {
+      Run(update_promotion_, std::string(RolloutStateName(p.state)), p.updated_at,
+          p.finished_at == 0 ? std::optional<int64_t>() : std::optional<int64_t>(p.finished_at),
+          ProgressToJson(p.progress).dump(), p.id);
+      if (db_.getChanges() != 1) {
+        throw std::runtime_error("promotion " + std::to_string(p.id) + " does not exist");
+      }
+      if (deployment.has_value()) UpsertDeploymentRow(*deployment);
+    });
+  }
+
+  Result<std::vector<Event>> PromotionEvents(int64_t id, int limit) override {
+    return Guarded("listing events of promotion " + std::to_string(id),
+                   [&]() -> Result<std::vector<Event>> {
+                     std::vector<Event> events;
+                     ResetOnExit reset(select_promotion_events_);
+                     Bind(select_promotion_events_, 1, id);
+                     Bind(select_promotion_events_, 2, limit);
+                     while (select_promotion_events_.executeStep()) {
+                       events.push_back(EventAt(select_promotion_events_));
+                     }
+                     return events;
+                   });
   }
 
   Result<std::vector<int64_t>> RecordDelivery(const std::string& host,
@@ -481,12 +518,7 @@ class SqliteStore final : public Store {
       ResetOnExit reset(select_events_);
       Bind(select_events_, 1, after);
       Bind(select_events_, 2, limit);
-      while (select_events_.executeStep()) {
-        events.push_back(
-            {select_events_.getColumn(0).getInt64(), select_events_.getColumn(1).getInt64(),
-             select_events_.getColumn(2).getString(), select_events_.getColumn(3).getString(),
-             select_events_.getColumn(4).getString(), select_events_.getColumn(5).getString()});
-      }
+      while (select_events_.executeStep()) events.push_back(EventAt(select_events_));
       return events;
     });
   }
@@ -518,7 +550,13 @@ class SqliteStore final : public Store {
  private:
   static constexpr std::string_view kPromotionColumns =
       "id, service, version, environment, state, requested_by, override_reason, verdict,"
-      " created_at, updated_at, coalesce(finished_at, 0)";
+      " created_at, updated_at, coalesce(finished_at, 0), progress";
+
+  static Event EventAt(const SQLite::Statement& row) {
+    return {row.getColumn(0).getInt64(),  row.getColumn(1).getInt64(),
+            row.getColumn(2).getString(), row.getColumn(3).getString(),
+            row.getColumn(4).getString(), row.getColumn(5).getString()};
+  }
 
   static Result<Promotion> PromotionAt(const SQLite::Statement& row) {
     Promotion p;
@@ -541,6 +579,12 @@ class SqliteStore final : public Store {
     p.created_at = IntAt(row, 8);
     p.updated_at = IntAt(row, 9);
     p.finished_at = IntAt(row, 10);
+    auto progress =
+        ProgressFromJson(nlohmann::json::parse(std::string(TextAt(row, 11)), nullptr, false));
+    if (!progress.ok()) {
+      return Corrupt("progress of promotion " + std::to_string(p.id), progress.error());
+    }
+    p.progress = std::move(*progress);
     return p;
   }
 
@@ -653,6 +697,8 @@ class SqliteStore final : public Store {
   SQLite::Statement insert_delivery_;
   SQLite::Statement select_delivery_;
   SQLite::Statement insert_promotion_;
+  SQLite::Statement update_promotion_;
+  SQLite::Statement select_promotion_events_;
   SQLite::Statement select_promotion_;
   SQLite::Statement select_events_;
   SQLite::Statement insert_token_;

@@ -5,6 +5,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
 
 namespace shipd {
 
@@ -13,6 +16,13 @@ class Clock {
   virtual ~Clock() = default;
   // Milliseconds since the Unix epoch, UTC.
   virtual int64_t NowMs() const = 0;
+  // Calls `jumped` whenever time moves other than by itself passing (FakeClock::Advance), so
+  // timers computed from NowMs() can be re-armed. Returns an id for Unwatch. SystemClock: no-op.
+  virtual int Watch(std::function<void()> jumped) const {
+    (void)jumped;
+    return 0;
+  }
+  virtual void Unwatch(int id) const { (void)id; }
 };
 
 class SystemClock final : public Clock {
@@ -28,10 +38,30 @@ class FakeClock final : public Clock {
  public:
   explicit FakeClock(int64_t start_ms = 1'800'000'000'000) : now_(start_ms) {}
   int64_t NowMs() const override { return now_.load(); }
-  void Advance(std::chrono::milliseconds by) { now_ += by.count(); }
+  void Advance(std::chrono::milliseconds by) {
+    now_ += by.count();
+    std::map<int, std::function<void()>> watchers;
+    {
+      std::lock_guard lock(mutex_);
+      watchers = watchers_;
+    }
+    for (auto& [id, jumped] : watchers) jumped();
+  }
+  int Watch(std::function<void()> jumped) const override {
+    std::lock_guard lock(mutex_);
+    watchers_.emplace(++last_id_, std::move(jumped));
+    return last_id_;
+  }
+  void Unwatch(int id) const override {
+    std::lock_guard lock(mutex_);
+    watchers_.erase(id);
+  }
 
  private:
   std::atomic<int64_t> now_;
+  mutable std::mutex mutex_;
+  mutable std::map<int, std::function<void()>> watchers_;
+  mutable int last_id_ = 0;
 };
 
 }  // namespace shipd

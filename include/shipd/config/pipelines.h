@@ -78,6 +78,9 @@ struct Environment {
   std::optional<std::chrono::milliseconds> soak;  // ...and been there at least this long
   std::optional<Approvals> approvals;             // nullopt: no approval before starting
   std::vector<FreezeWindow> freeze;
+  // How long one driver operation or measurement round may take before the rollout is rolled
+  // back ("progress deadline"); nullopt: the daemon's default (10m).
+  std::optional<std::chrono::milliseconds> progress_deadline;
   SourceLocation location;
 };
 
@@ -87,9 +90,12 @@ struct WeightStep {
 struct PauseStep {
   std::optional<std::chrono::milliseconds> duration;  // nullopt: until an operator resumes
 };
+// Runs each check every `interval` until `duration` has passed and each check has been measured
+// `count` times (at least one of the two is set; each check is measured at least once).
 struct AnalyzeStep {
   std::vector<std::string> checks;  // keys of Pipelines::checks, at least one
   std::chrono::milliseconds duration{0};
+  int count = 0;  // measurements of each check; 0: as many as fit in `duration`
 };
 struct ApproveStep {};
 using Step = std::variant<WeightStep, PauseStep, AnalyzeStep, ApproveStep>;
@@ -103,22 +109,30 @@ struct Strategy {
 enum class CheckType { kHttp, kPrometheus, kExec, kTraffic };
 std::string_view CheckTypeName(CheckType type);  // "http", ...
 
-// One measurement every `interval`; `failure_limit` failed measurements fail an analyze step.
+// One measurement every `interval`; `failure_limit` failed measurements fail an analyze step;
+// `consecutive_error_limit` measurements in a row that could not be taken (kError) fail it too.
 // Only the fields of the check's type are set; the loader rejects the others.
 struct Check {
   std::string name;
   CheckType type = CheckType::kHttp;
   std::chrono::milliseconds interval{std::chrono::seconds(10)};
   int failure_limit = 1;
+  int consecutive_error_limit = 4;
   std::chrono::milliseconds timeout{std::chrono::seconds(10)};
-  std::string url;                                       // http: passes on a 2xx answer
-  std::string address;                                   // prometheus: server base URL
-  std::string query;                                     // prometheus: PromQL, one scalar
-  std::optional<double> min;                             // prometheus: pass when >= min
-  std::optional<double> max;                             // prometheus: pass when <= max
-  std::vector<std::string> command;                      // exec: argv; passes on exit 0
-  std::optional<double> max_error_rate;                  // traffic: 0..1 of canary requests
-  std::optional<std::chrono::milliseconds> max_latency;  // traffic: canary p99 latency
+  std::string url;                       // http: passes on a 2xx answer (or expected_status)
+  std::vector<int> expected_status;      // http: statuses that pass; empty: any 2xx
+  std::string body_contains;             // http: the body must contain this text
+  std::string address;                   // prometheus: server base URL
+  std::string query;                     // prometheus: PromQL, one scalar
+  std::optional<double> min;             // prometheus: pass when >= min
+  std::optional<double> max;             // prometheus: pass when <= max
+  std::vector<std::string> command;      // exec: argv; passes on exit 0
+  std::optional<double> max_error_rate;  // traffic: 0..1 of canary requests
+  std::optional<std::chrono::milliseconds> max_latency;  // traffic: canary p99; http: answer
+  // traffic: fail when the canary's error rate exceeds the stable's by more than this (absolute,
+  // 0..1); judged only when the stable served at least min_requests too.
+  std::optional<double> max_error_rate_increase;
+  int min_requests = 10;  // traffic: fewer canary requests in the window is inconclusive
   SourceLocation location;
 };
 

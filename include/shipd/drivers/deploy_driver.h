@@ -111,6 +111,9 @@ class DeployDriver {
   virtual Result<DriverStatus> Status(std::string_view service,
                                       std::string_view environment) const = 0;
   virtual Endpoints Urls(std::string_view service, std::string_view environment) const = 0;
+  // True when what the driver runs dies with the daemon (local processes): on start the engine
+  // re-applies every stable version through it. Others keep their state outside shipd.
+  virtual bool Ephemeral() const { return false; }
   // The live traffic split for the traffic check; nullopt when the driver does not see traffic
   // (only the local driver does).
   virtual std::optional<TrafficReport> Traffic(std::string_view service,

@@ -12,12 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "shipd/checks/health_check.h"
 #include "shipd/common/clock.h"
 #include "shipd/common/result.h"
 #include "shipd/config/pipelines.h"
 #include "shipd/contract/gate.h"
 #include "shipd/contract/index.h"
 #include "shipd/contract/planner.h"
+#include "shipd/drivers/deploy_driver.h"
 #include "shipd/model/registry.h"
 #include "shipd/store/store.h"
 
@@ -100,6 +102,24 @@ struct PromotionOutcome {
   std::optional<Promotion> promotion;  // none when the gate blocked the request
 };
 
+// Operator actions on a rollout (POST /v1/promotions/{id}/approve|resume|abort|rollback).
+enum class RolloutAction { kApprove, kResume, kAbort, kRollback };
+std::string_view RolloutActionName(RolloutAction action);  // "approve", ...
+std::optional<RolloutAction> ParseRolloutAction(std::string_view name);
+
+// What the rollout engine runs with. The daemon builds drivers and checks from the pipelines
+// (MakeDriver, MakeHealthCheck); the engine owns them from here on.
+struct RolloutDeps {
+  // By the pipelines' driver names; an environment whose driver is missing here cannot promote.
+  std::map<std::string, std::shared_ptr<DeployDriver>, std::less<>> drivers;
+  // By the pipelines' check names.
+  std::map<std::string, std::shared_ptr<HealthCheck>, std::less<>> checks;
+  size_t workers = 4;  // threads for driver operations and measurements (which block)
+  // Default of an environment's progress_deadline.
+  std::chrono::milliseconds progress_deadline{std::chrono::minutes(10)};
+  std::string check_working_directory;  // exec checks' working directory; empty: the daemon's
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -116,11 +136,21 @@ class Engine {
   virtual Result<Verdict> CanIDeploy(const PromotionRequest& request) const = 0;
   // What must be promoted first, providers first.
   virtual Result<Plan> PlanPromotion(const PromotionRequest& request) const = 0;
-  // Consults the gate on the strand; when allowed, records the promotion. Until the rollout
-  // engine lands a promotion completes at once: the version becomes the stable.
+  // Consults the gate on the strand; when allowed, records the promotion and starts its rollout
+  // (or queues it behind the one in progress for the same service and environment). Returns at
+  // once: the rollout proceeds on the engine; follow it with GetPromotion or the journal.
   virtual Result<PromotionOutcome> Promote(const PromotionRequest& request, const Actor& actor) = 0;
   virtual Result<std::vector<Promotion>> ListPromotions(const PromotionFilter& filter) = 0;
   virtual Result<std::optional<Promotion>> GetPromotion(int64_t id) = 0;
+  // The journal entries of one promotion, oldest first: its step history.
+  virtual Result<std::vector<Event>> PromotionEvents(int64_t id) = 0;
+  // An operator action, recorded with the actor. kNotFound for an unknown id; kConflict when the
+  // action does not apply in the rollout's state ("rollout 12 is succeeded: nothing to abort").
+  // Returns the promotion after the action was recorded (its effect may still be under way).
+  virtual Result<Promotion> Act(int64_t id, RolloutAction action, const Actor& actor,
+                                const std::string& reason) = 0;
+  // Where checks and people reach a service in an environment (the driver's answer).
+  virtual Endpoints Urls(std::string_view service, std::string_view environment) const = 0;
 
   virtual Result<std::vector<Event>> ListEvents(int64_t after, int limit) = 0;
   // Blocks until some event newer than `after` exists or `timeout` passes (then the list may be
@@ -144,8 +174,10 @@ class Engine {
   virtual void Stop() = 0;
 };
 
-// Loads the store's contents, records the pipelines' environments, and starts the engine thread.
+// Loads the store's contents, records the pipelines' environments, starts the engine thread and
+// resumes every rollout that was not finished (re-applying its current weight).
 Result<std::unique_ptr<Engine>> StartEngine(std::unique_ptr<Store> store,
-                                            const Pipelines& pipelines, const Clock& clock);
+                                            const Pipelines& pipelines, const Clock& clock,
+                                            RolloutDeps deps = {});
 
 }  // namespace shipd

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -75,6 +76,37 @@ std::string_view RolloutStateName(RolloutState state);  // "rolled_back", ...
 std::optional<RolloutState> ParseRolloutState(std::string_view name);
 bool IsTerminal(RolloutState state);
 
+// One check's measurements in the current analyze step.
+struct CheckTally {
+  int measurements = 0;
+  int failures = 0;
+  int consecutive_errors = 0;
+  std::string last_result;  // "pass", "fail", "inconclusive", "error"; empty before the first
+  std::optional<double> last_value;
+  std::string last_detail;
+};
+
+// Where a rollout is in its strategy. Persisted with the promotion after every transition, so a
+// restarted daemon continues from here.
+struct RolloutProgress {
+  // What the rollout is doing: "queued", "deploy", "weight", "analyze", "pause", "approve",
+  // "promote", "rollback", "done".
+  std::string phase = "queued";
+  int step = -1;   // index into the strategy's steps; -1 before the first
+  int steps = 0;   // how many steps the strategy has
+  int weight = 0;  // canary traffic percent applied (or being applied)
+  std::string strategy;
+  std::string previous_version;  // the stable when the rollout started; empty: none
+  TimeMs step_started_at = 0;
+  TimeMs step_ends_at = 0;    // pause/analyze with a duration: when the step ends; 0: none
+  int64_t remaining_ms = -1;  // paused in a timed step: the time it had left; -1: none
+  TimeMs deadline_at = 0;     // progress deadline of the driver operation in flight; 0: none
+  std::string reason;         // why waiting, paused, rolled back, failed or aborted
+  std::string resume_phase;   // paused: the phase `resume` returns to
+  int64_t behind = 0;         // waiting: the rollout of the same service × environment ahead
+  std::map<std::string, CheckTally, std::less<>> checks;  // the current analyze step
+};
+
 // One request to move a version into an environment, and what became of it.
 struct Promotion {
   int64_t id = 0;
@@ -88,6 +120,7 @@ struct Promotion {
   TimeMs created_at = 0;
   TimeMs updated_at = 0;
   TimeMs finished_at = 0;  // 0 while not terminal
+  RolloutProgress progress;
 };
 
 // One entry of the append-only journal.

@@ -74,6 +74,10 @@ class Store {
   virtual Result<std::vector<int64_t>> InsertPromotion(const Promotion& promotion,
                                                        const std::optional<Deployment>& deployment,
                                                        const std::vector<Event>& events) = 0;
+  // Saves a promotion's state and progress (and the deployment it changes) with `events`.
+  virtual Result<std::vector<int64_t>> UpdatePromotion(const Promotion& promotion,
+                                                       const std::optional<Deployment>& deployment,
+                                                       const std::vector<Event>& events) = 0;
   // Newest first.
   virtual Result<std::vector<Promotion>> ListPromotions(const PromotionFilter& filter) = 0;
   virtual Result<std::optional<Promotion>> GetPromotion(int64_t id) = 0;
@@ -90,6 +94,9 @@ class Store {
   // connection).
   virtual Result<std::string> LoadSpec(const std::string& service, const std::string& version,
                                        const std::string& api) = 0;
+
+  // The events whose data names this promotion ("promotion": id), oldest first.
+  virtual Result<std::vector<Event>> PromotionEvents(int64_t id, int limit) = 0;
 
   // Events with id > after, oldest first, at most `limit`.
   virtual Result<std::vector<Event>> ListEvents(int64_t after, int limit) = 0;
