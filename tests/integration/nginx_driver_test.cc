@@ -255,5 +255,19 @@ TEST_F(NginxDriverIntegrationTest, AFailedReloadIsAnErrorAndChangesNothing) {
   ExpectCanaryShare("weight-50", 50);
 }
 
+// Removing a block that nginx.conf still names is refused by nginx; the block stays, and so does
+// the traffic (docs/drivers.md tells users about this).
+TEST_F(NginxDriverIntegrationTest, RollbackOfAFirstDeployKeepsAnUpstreamNginxStillNames) {
+  const std::string applied = ReadText(upstreams_);
+  DriverContext first = StableOnly();
+  first.previous_version.clear();
+  first.previous_artifact.clear();
+  auto status = driver_->Rollback(first);
+  ASSERT_FALSE(status.ok());
+  EXPECT_THAT(status.error().message(), HasSubstr("host not found in upstream"));
+  EXPECT_EQ(ReadText(upstreams_), applied);
+  ExpectCanaryShare("kept", 0);
+}
+
 }  // namespace
 }  // namespace shipd
