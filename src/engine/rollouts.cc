@@ -56,6 +56,7 @@ struct Rollouts::Runtime {
   uint64_t generation = 0;  // changes with every transition; stale callbacks are ignored
   bool op_in_flight = false;
   bool reapply = false;  // after a restart: re-apply the weight before continuing the step
+  int measuring = 0;     // measurements of this generation in flight
 
   int64_t id() const { return promotion.id; }
   RolloutProgress& progress() { return promotion.progress; }
@@ -699,6 +700,7 @@ void Rollouts::Measure(Runtime& r, const std::string& check) {
   const int64_t id = r.id();
   const uint64_t generation = r.generation;
   const TimeMs started = clock_.NowMs();
+  ++r.measuring;
   boost::asio::post(workers_,
                     [this, health, context = std::move(context), id, generation, check, started] {
                       Measurement measurement = health->Measure(context);
@@ -714,6 +716,7 @@ void Rollouts::OnMeasured(int64_t id, uint64_t generation, const std::string& ch
   if (stopping_) return;
   Runtime* r = Find(id);
   if (r == nullptr || r->generation != generation) return;
+  --r->measuring;
   if (r->promotion.state != RolloutState::kProgressing || r->progress().phase != "analyze") return;
   const Check& config = pipelines_.checks.at(check);
   CheckTally& tally = r->progress().checks[check];
@@ -765,9 +768,8 @@ void Rollouts::OnMeasured(int64_t id, uint64_t generation, const std::string& ch
       }
       break;
     case MeasurementResult::kInconclusive:
-      PauseRollout(*r, "check " + check + " is inconclusive: " + m.detail, "analyze", kSystem,
-                   {{"check", check}});
-      return;
+      // Not enough data yet (a canary that just got traffic): judged when the analysis ends.
+      break;
   }
   const Strategy* strategy = StrategyOf(*r);
   const auto step = static_cast<size_t>(r->progress().step);
@@ -777,8 +779,11 @@ void Rollouts::OnMeasured(int64_t id, uint64_t generation, const std::string& ch
   const TimeMs ends = r->progress().step_ends_at;
   const bool more =
       (analyze.count > 0 && tally.measurements < analyze.count) || (ends > 0 && next < ends);
-  if (more) AddTimer(std::max(next, clock_.NowMs()), *r, TimerKind::kMeasure, check);
-  MaybeFinishAnalysis(*r);
+  if (more) {
+    AddTimer(std::max(next, clock_.NowMs()), *r, TimerKind::kMeasure, check);
+  } else {
+    MaybeFinishAnalysis(*r);  // otherwise the next measurement's result asks again
+  }
 }
 
 void Rollouts::MaybeFinishAnalysis(Runtime& r) {
@@ -788,9 +793,19 @@ void Rollouts::MaybeFinishAnalysis(Runtime& r) {
   const auto& analyze = std::get<AnalyzeStep>(strategy->steps[step]);
   const TimeMs ends = r.progress().step_ends_at;
   if (ends > 0 && clock_.NowMs() < ends) return;
+  if (r.measuring > 0) return;  // a measurement started in time counts; its result calls again
   const int wanted = std::max(1, analyze.count);
   for (const auto& [check, tally] : r.progress().checks) {
     if (tally.measurements < wanted) return;
+  }
+  for (const auto& [check, tally] : r.progress().checks) {
+    if (tally.last_result != "inconclusive") continue;
+    // A person decides: resume accepts the analysis and goes on; abort or rollback do not.
+    PauseRollout(
+        r,
+        "check " + check + " was still inconclusive when the analysis ended: " + tally.last_detail,
+        "next", kSystem, {{"check", check}});
+    return;
   }
   if (Commit(
           r, [](Promotion&) {}, "rollout.analysis_passed",
@@ -825,9 +840,16 @@ void Rollouts::ArmWake() {
 void Rollouts::OnWake() {
   if (stopping_) return;
   const TimeMs now = clock_.NowMs();
+  std::vector<Timer> due;
   while (!timers_.empty() && timers_.begin()->first <= now) {
-    const Timer timer = timers_.begin()->second;
+    due.push_back(std::move(timers_.begin()->second));
     timers_.erase(timers_.begin());
+  }
+  // Measurements that were due start before an analysis that ends now is judged, so it waits for
+  // them (when the clock jumped, or the strand was busy).
+  std::stable_partition(due.begin(), due.end(),
+                        [](const Timer& t) { return t.kind != TimerKind::kStepEnd; });
+  for (const Timer& timer : due) {
     Runtime* r = Find(timer.id);
     if (r == nullptr || r->generation != timer.generation) continue;
     const std::string& phase = r->progress().phase;
@@ -888,7 +910,10 @@ bool Rollouts::Commit(Runtime& r, const std::function<void(Promotion&)>& change,
     return false;
   }
   r.promotion = std::move(next);
-  if (new_generation) r.generation = next_generation_++;
+  if (new_generation) {
+    r.generation = next_generation_++;
+    r.measuring = 0;  // what is in flight belongs to the old generation and is ignored
+  }
   if (deployment) {
     const bool succeeded = r.promotion.state == RolloutState::kSucceeded;
     host_.PublishDeployment(
