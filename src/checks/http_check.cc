@@ -1,8 +1,13 @@
-// HttpCheck: GET the rendered URL; a 2xx answer (within max_latency, when set) passes, anything
-// else — another status, a slow answer, no connection — fails. The value is the latency in ms.
+// HttpCheck: GET the rendered URL; an answer with a 2xx status (or one of expected_status), whose
+// body contains body_contains and that came within max_latency (each when set) passes; anything
+// else — another status, another body, a slow answer, no connection — fails. The value is the
+// latency in ms.
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "shipd/checks/health_check.h"
 #include "shipd/common/template.h"
@@ -28,6 +33,33 @@ std::string Snippet(std::string_view body) {
     if (space) out += ' ';
     space = false;
     out += c;
+  }
+  return out;
+}
+
+// "text" with " and \ escaped, so that the expected text stands out in the detail.
+std::string Quote(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+bool StatusPasses(int status, const std::vector<int>& expected) {
+  if (expected.empty()) return status >= 200 && status <= 299;
+  return std::find(expected.begin(), expected.end(), status) != expected.end();
+}
+
+// "2xx", "200", "200 or 204", "200, 204 or 301".
+std::string DescribeExpected(const std::vector<int>& expected) {
+  if (expected.empty()) return "2xx";
+  std::string out;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    if (i > 0) out += i + 1 == expected.size() ? " or " : ", ";
+    out += std::to_string(expected[i]);
   }
   return out;
 }
@@ -66,12 +98,20 @@ class HttpCheck final : public HealthCheck {
     m.value = static_cast<double>(latency_ms);
     m.detail =
         "HTTP " + std::to_string(response->status) + " in " + std::to_string(latency_ms) + " ms";
-    if (response->status < 200 || response->status > 299) {
+    if (!StatusPasses(response->status, config_.expected_status)) {
       m.result = MeasurementResult::kFail;
-      m.detail += " (expected 2xx)";
+      m.detail += " (expected " + DescribeExpected(config_.expected_status) + ")";
       if (std::string snippet = Snippet(response->body); !snippet.empty()) {
         m.detail += ": " + snippet;
       }
+      return;
+    }
+    if (!config_.body_contains.empty() &&
+        response->body.find(config_.body_contains) == std::string::npos) {
+      m.result = MeasurementResult::kFail;
+      m.detail += ": the body does not contain " + Quote(config_.body_contains);
+      std::string snippet = Snippet(response->body);
+      m.detail += snippet.empty() ? " (it is empty)" : " (it starts: " + snippet + ")";
       return;
     }
     if (config_.max_latency && response->latency > *config_.max_latency) {

@@ -135,10 +135,19 @@ Status Validate(const Check& config) {
   if (config.timeout.count() <= 0) return invalid("timeout must be positive");
   if (config.interval.count() <= 0) return invalid("interval must be positive");
   if (config.failure_limit < 1) return invalid("failure_limit must be at least 1");
+  if (config.consecutive_error_limit < 1) {
+    return invalid("consecutive_error_limit must be at least 1");
+  }
   switch (config.type) {
     case CheckType::kHttp:
       if (config.url.empty()) return invalid("type http requires \"url\"");
       SHIPD_RETURN_IF_ERROR(CheckTemplate("url", config.url));
+      for (int status : config.expected_status) {
+        if (status < 100 || status > 599) {
+          return invalid("expected_status " + std::to_string(status) +
+                         " is not an HTTP status (100..599)");
+        }
+      }
       if (config.max_latency && config.max_latency->count() <= 0) {
         return invalid("max_latency must be positive");
       }
@@ -163,12 +172,19 @@ Status Validate(const Check& config) {
       }
       return Ok();
     case CheckType::kTraffic:
-      if (!config.max_error_rate && !config.max_latency) {
-        return invalid("type traffic requires \"max_error_rate\" or \"max_latency\"");
+      if (!config.max_error_rate && !config.max_latency && !config.max_error_rate_increase) {
+        return invalid(
+            "type traffic requires \"max_error_rate\", \"max_latency\" or "
+            "\"max_error_rate_increase\"");
       }
       if (config.max_error_rate && !(*config.max_error_rate >= 0 && *config.max_error_rate <= 1)) {
         return invalid("max_error_rate must be between 0 and 1");
       }
+      if (config.max_error_rate_increase &&
+          !(*config.max_error_rate_increase >= 0 && *config.max_error_rate_increase <= 1)) {
+        return invalid("max_error_rate_increase must be between 0 and 1");
+      }
+      if (config.min_requests < 1) return invalid("min_requests must be at least 1");
       if (config.max_latency && config.max_latency->count() <= 0) {
         return invalid("max_latency must be positive");
       }

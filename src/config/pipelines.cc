@@ -27,23 +27,25 @@ using Names = std::span<const std::string_view>;
 
 constexpr std::array<std::string_view, 4> kTopLevelKeys = {"environments", "strategies", "checks",
                                                            "drivers"};
-constexpr std::array<std::string_view, 7> kEnvironmentKeys = {
-    "name", "after", "driver", "strategy", "soak", "approvals", "freeze"};
+constexpr std::array<std::string_view, 8> kEnvironmentKeys = {
+    "name", "after", "driver", "strategy", "soak", "approvals", "freeze", "progress_deadline"};
 constexpr std::array<std::string_view, 3> kApprovalKeys = {"count", "roles", "not_requester"};
 constexpr std::array<std::string_view, 3> kFreezeKeys = {"cron", "duration", "timezone"};
 constexpr std::array<std::string_view, 1> kStrategyKeys = {"steps"};
 constexpr std::array<std::string_view, 4> kStepKinds = {"weight", "pause", "analyze", "approve"};
 constexpr std::array<std::string_view, 1> kPauseKeys = {"duration"};
-constexpr std::array<std::string_view, 2> kAnalyzeKeys = {"checks", "duration"};
+constexpr std::array<std::string_view, 3> kAnalyzeKeys = {"checks", "duration", "count"};
 
 // Keys every check / driver accepts, then the keys of each type (in enum order).
-constexpr std::array<std::string_view, 4> kCheckCommonKeys = {"type", "interval", "failure_limit",
-                                                              "timeout"};
+constexpr std::array<std::string_view, 5> kCheckCommonKeys = {"type", "interval", "failure_limit",
+                                                              "consecutive_error_limit", "timeout"};
 constexpr std::array<std::string_view, 4> kCheckTypes = {"http", "prometheus", "exec", "traffic"};
-constexpr std::array<std::string_view, 1> kHttpKeys = {"url"};
+constexpr std::array<std::string_view, 4> kHttpKeys = {"url", "expected_status", "body_contains",
+                                                       "max_latency"};
 constexpr std::array<std::string_view, 4> kPrometheusKeys = {"address", "query", "min", "max"};
 constexpr std::array<std::string_view, 1> kExecCheckKeys = {"command"};
-constexpr std::array<std::string_view, 2> kTrafficKeys = {"max_error_rate", "max_latency"};
+constexpr std::array<std::string_view, 4> kTrafficKeys = {
+    "max_error_rate", "max_latency", "max_error_rate_increase", "min_requests"};
 constexpr std::array<Names, 4> kCheckTypeKeys = {Names(kHttpKeys), Names(kPrometheusKeys),
                                                  Names(kExecCheckKeys), Names(kTrafficKeys)};
 
@@ -647,6 +649,61 @@ class Loader {
     return value;
   }
 
+  // A number between 0 and 1: a fraction of requests.
+  std::optional<double> Fraction(const Entry& entry, const std::string& context) {
+    std::optional<double> value = Number(entry, context);
+    if (value && (*value < 0 || *value > 1)) {
+      Report(ValueLoc(entry), KeyContext(context, entry) +
+                                  "must be between 0 and 1 (a fraction of requests), got " +
+                                  entry.value.Scalar());
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  // HTTP statuses: one number or a list of them, each 100..599, none twice.
+  std::optional<std::vector<int>> StatusList(const Entry& entry, const std::string& context) {
+    constexpr int kLowest = 100;
+    constexpr int kHighest = 599;
+    if (entry.value.IsScalar()) {
+      std::optional<int> status = Integer(entry, context, kLowest, kHighest);
+      if (!status) return std::nullopt;
+      return std::vector<int>{*status};
+    }
+    if (!entry.value.IsSequence()) {
+      Report(ValueLoc(entry), KeyContext(context, entry) +
+                                  "expected a status (200) or a list of them ([200, 204]), got " +
+                                  Describe(entry.value));
+      return std::nullopt;
+    }
+    std::vector<int> statuses;
+    bool ok = true;
+    size_t index = 0;
+    for (const auto& item : entry.value) {
+      ++index;
+      std::string where = KeyContext(context, entry) + "item " + std::to_string(index) + ": ";
+      const std::string text = item.IsScalar() ? item.Scalar() : std::string();
+      int status = 0;
+      auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), status);
+      if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
+        Report(item.IsNull() ? ValueLoc(entry) : At(item),
+               where + "expected a whole number, got " + Describe(item));
+        ok = false;
+      } else if (status < kLowest || status > kHighest) {
+        Report(At(item), where + "must be between " + std::to_string(kLowest) + " and " +
+                             std::to_string(kHighest) + ", got " + text);
+        ok = false;
+      } else if (std::find(statuses.begin(), statuses.end(), status) != statuses.end()) {
+        Report(At(item), where + text + " is listed twice");
+        ok = false;
+      } else {
+        statuses.push_back(status);
+      }
+    }
+    if (!ok) return std::nullopt;
+    return statuses;
+  }
+
   std::optional<bool> Bool(const Entry& entry, const std::string& context) {
     if (entry.value.IsScalar()) {
       const std::string& text = entry.value.Scalar();
@@ -867,6 +924,9 @@ class Loader {
       environment.approvals = ParseApprovals(*e, context);
     }
     if (const Entry* e = Find(entries, "freeze")) ParseFreeze(*e, context, &environment.freeze);
+    if (const Entry* e = Find(entries, "progress_deadline")) {
+      environment.progress_deadline = Duration(*e, context, /*allow_zero=*/false);
+    }
 
     if (environment.name.empty()) return;
     auto [it, inserted] = environment_index_.emplace(environment.name, drafts_.size());
@@ -1078,9 +1138,10 @@ class Loader {
   void ParseAnalyze(const Entry& step, const std::string& context, std::vector<Step>* steps) {
     std::string analyze_context = context + ": analyze";
     if (!step.value.IsMap()) {
-      Report(ValueLoc(step), analyze_context +
-                                 ": expected a mapping ({ checks: [...], duration: 30s }), got " +
-                                 Describe(step.value));
+      Report(ValueLoc(step),
+             analyze_context +
+                 ": expected a mapping ({ checks: [...], duration: 30s, count: 5 }), got " +
+                 Describe(step.value));
       return;
     }
     Loc loc = At(step.value);
@@ -1109,12 +1170,23 @@ class Loader {
       Missing(loc, analyze_context, "checks");
       ok = false;
     }
-    if (const Entry* e = Find(entries, "duration")) {
-      auto duration = Duration(*e, analyze_context, /*allow_zero=*/false);
+    // How long, how many measurements, or both: the step ends when both are reached.
+    const Entry* duration_entry = Find(entries, "duration");
+    const Entry* count_entry = Find(entries, "count");
+    if (duration_entry != nullptr) {
+      auto duration = Duration(*duration_entry, analyze_context, /*allow_zero=*/false);
       if (duration) analyze.duration = *duration;
       ok = ok && duration.has_value();
-    } else {
-      Missing(loc, analyze_context, "duration");
+    }
+    if (count_entry != nullptr) {
+      auto count = Integer(*count_entry, analyze_context, 1, std::nullopt);
+      if (count) analyze.count = *count;
+      ok = ok && count.has_value();
+    }
+    if (duration_entry == nullptr && count_entry == nullptr) {
+      Report(loc, analyze_context +
+                      ": needs \"duration\" (how long to measure), \"count\" (how many "
+                      "measurements of each check) or both");
       ok = false;
     }
     if (ok) steps->push_back(std::move(analyze));
@@ -1169,6 +1241,11 @@ class Loader {
     if (const Entry* e = Find(entries, "failure_limit")) {
       if (auto limit = Integer(*e, context, 1, std::nullopt)) check->failure_limit = *limit;
     }
+    if (const Entry* e = Find(entries, "consecutive_error_limit")) {
+      if (auto limit = Integer(*e, context, 1, std::nullopt)) {
+        check->consecutive_error_limit = *limit;
+      }
+    }
     if (const Entry* e = Find(entries, "timeout")) {
       if (auto timeout = Duration(*e, context, /*allow_zero=*/false)) check->timeout = *timeout;
     }
@@ -1180,6 +1257,15 @@ class Loader {
           check->url = Url(*e, context).value_or("");
         } else {
           Report(loc, requires_prefix + "\"url\"");
+        }
+        if (const Entry* e = Find(entries, "expected_status")) {
+          check->expected_status = StatusList(*e, context).value_or(std::vector<int>{});
+        }
+        if (const Entry* e = Find(entries, "body_contains")) {
+          check->body_contains = String(*e, context).value_or("");
+        }
+        if (const Entry* e = Find(entries, "max_latency")) {
+          check->max_latency = Duration(*e, context, /*allow_zero=*/false);
         }
         break;
       case CheckType::kPrometheus: {
@@ -1217,18 +1303,18 @@ class Loader {
       case CheckType::kTraffic: {
         const Entry* rate = Find(entries, "max_error_rate");
         const Entry* latency = Find(entries, "max_latency");
-        if (rate != nullptr) {
-          check->max_error_rate = Number(*rate, context);
-          if (check->max_error_rate && (*check->max_error_rate < 0 || *check->max_error_rate > 1)) {
-            Report(ValueLoc(*rate), context +
-                                        ": max_error_rate: must be between 0 and 1 (a fraction of "
-                                        "requests), got " +
-                                        rate->value.Scalar());
-          }
-        }
+        const Entry* increase = Find(entries, "max_error_rate_increase");
+        if (rate != nullptr) check->max_error_rate = Fraction(*rate, context);
         if (latency != nullptr) check->max_latency = Duration(*latency, context, false);
-        if (rate == nullptr && latency == nullptr) {
-          Report(loc, requires_prefix + "\"max_error_rate\" or \"max_latency\"");
+        if (increase != nullptr) check->max_error_rate_increase = Fraction(*increase, context);
+        if (rate == nullptr && latency == nullptr && increase == nullptr) {
+          Report(loc, requires_prefix +
+                          "\"max_error_rate\", \"max_latency\" or \"max_error_rate_increase\"");
+        }
+        if (const Entry* e = Find(entries, "min_requests")) {
+          if (auto min_requests = Integer(*e, context, 1, std::nullopt)) {
+            check->min_requests = *min_requests;
+          }
         }
         break;
       }

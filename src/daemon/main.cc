@@ -16,10 +16,14 @@
 
 #include "shipd/api/auth.h"
 #include "shipd/api/server.h"
+#include "shipd/checks/health_check.h"
 #include "shipd/common/clock.h"
+#include "shipd/common/http_client.h"
+#include "shipd/common/process.h"
 #include "shipd/common/sha256.h"
 #include "shipd/config/daemon_config.h"
 #include "shipd/config/pipelines.h"
+#include "shipd/drivers/deploy_driver.h"
 #include "shipd/engine/engine.h"
 #include "shipd/engine/tag_ingestor.h"
 #include "shipd/store/store.h"
@@ -94,6 +98,38 @@ int CreateToken(const DaemonConfig& config, const std::string& name, const std::
   return kExitOk;
 }
 
+// The directory of the running binary: the local driver finds demo-service and friends there.
+std::filesystem::path BinaryDirectory() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::filesystem::path() : self.parent_path();
+}
+
+Result<RolloutDeps> RolloutDependencies(const DaemonConfig& config, const Pipelines& pipelines,
+                                        ProcessRunner& processes, HttpClient& http,
+                                        const Clock& clock) {
+  RolloutDeps deps;
+  DriverDeps driver_deps;
+  driver_deps.processes = &processes;
+  driver_deps.http = &http;
+  driver_deps.clock = &clock;
+  driver_deps.local.work_dir = config.data_dir / "local";
+  if (auto bin = BinaryDirectory(); !bin.empty()) driver_deps.local.search_path.push_back(bin);
+  for (const auto& [name, driver] : pipelines.drivers) {
+    auto made = MakeDriver(driver, driver_deps);
+    if (!made.ok()) return made.error();
+    deps.drivers.emplace(name, std::shared_ptr<DeployDriver>(std::move(*made)));
+  }
+  for (const auto& [name, check] : pipelines.checks) {
+    auto made = MakeHealthCheck(check, processes, http, clock);
+    if (!made.ok()) return made.error();
+    deps.checks.emplace(name, std::shared_ptr<HealthCheck>(std::move(*made)));
+  }
+  deps.workers = 8;
+  deps.check_working_directory = std::filesystem::current_path().string();
+  return deps;
+}
+
 int Serve(const DaemonConfig& config) {
   // Block the stop signals in every thread; one thread waits for them.
   sigset_t signals;
@@ -119,7 +155,15 @@ int Serve(const DaemonConfig& config) {
     return kExitError;
   }
   SystemClock clock;
-  auto engine = StartEngine(std::move(store).value(), *pipelines, clock);
+  // Drivers and checks are built once from the pipelines; the engine owns them from here on.
+  auto processes = MakePosixProcessRunner();
+  auto http = MakeHttplibHttpClient();
+  auto deps = RolloutDependencies(config, *pipelines, *processes, *http, clock);
+  if (!deps.ok()) {
+    std::cerr << "shipd: " << deps.error().message() << std::endl;
+    return kExitUsage;
+  }
+  auto engine = StartEngine(std::move(store).value(), *pipelines, clock, std::move(*deps));
   if (!engine.ok()) {
     std::cerr << "shipd: " << engine.error().message() << std::endl;
     return kExitError;

@@ -15,6 +15,7 @@
 // Lines outside the markers are kept. Writes are atomic (temporary file, fsync, rename, fsync of
 // the directory) and serialised per file across all NginxDrivers of the process. The reload runs
 // on every operation, also when the file did not change: a crash may have come between the two.
+// When the reload fails, the file is put back as it was, since nginx still serves that.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -49,11 +50,13 @@ struct Block {
 constexpr std::string_view kBegin = "# shipd:begin ";
 constexpr std::string_view kEnd = "# shipd:end ";
 
+// No '_': it separates service and environment in the upstream name, and with it "a_b"/"c" and
+// "a"/"b_c" would both be shipd_a_b_c. The model's names are [a-z0-9-] anyway.
 bool NameOk(std::string_view name) {
   if (name.empty()) return false;
   for (char c : name) {
     if (!(std::islower(static_cast<unsigned char>(c)) ||
-          std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '_')) {
+          std::isdigit(static_cast<unsigned char>(c)) || c == '-')) {
       return false;
     }
   }
@@ -92,7 +95,7 @@ Result<std::string> ParseAddress(std::string_view artifact, std::string_view wha
   if (port.size() > 5 || std::stoi(std::string(port)) < 1 || std::stoi(std::string(port)) > 65535) {
     return bad();
   }
-  const bool v6 = host.front() == '[' && host.back() == ']';
+  const bool v6 = host.size() > 2 && host.front() == '[' && host.back() == ']';
   for (char c : v6 ? host.substr(1, host.size() - 2) : host) {
     const bool ok =
         std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || (v6 && c == ':');
@@ -294,6 +297,13 @@ Status WriteAtomically(const std::filesystem::path& path, const std::string& tex
   return Ok();
 }
 
+Status Remove(const std::filesystem::path& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return Error(ErrorCode::kIo, "cannot remove " + path.string() + ": " + std::strerror(errno));
+  }
+  return Ok();
+}
+
 // One mutex per upstreams file, shared by every NginxDriver in the process.
 std::mutex& FileMutex(const std::filesystem::path& path) {
   static std::mutex registry_mu;
@@ -403,71 +413,82 @@ class NginxDriver final : public DeployDriver {
     const std::string where = Where(ctx.service, ctx.environment);
     if (!NameOk(ctx.service) || !NameOk(ctx.environment)) {
       return Error(ErrorCode::kInvalid,
-                   where + ": service and environment names must be [a-z0-9-_]");
+                   where + ": service and environment names must be [a-z0-9-]");
     }
-    {
-      std::lock_guard lock(file_mu_);
-      auto text = ReadText(path_);
-      if (!text.ok()) return text.error();
-      auto file = UpstreamsFile::Parse(*text, path_.string());
-      if (!file.ok()) return file.error();
-      const auto* part = file->Find(Key(ctx.service, ctx.environment));
-      const std::optional<Block> current = part ? part->block : std::nullopt;
+    // Held through the reload, so that a failed reload can put back exactly what was read.
+    std::lock_guard lock(file_mu_);
+    auto text = ReadText(path_);
+    if (!text.ok()) return text.error();
+    auto file = UpstreamsFile::Parse(*text, path_.string());
+    if (!file.ok()) return file.error();
+    const auto* part = file->Find(Key(ctx.service, ctx.environment));
+    const std::optional<Block> current = part ? part->block : std::nullopt;
 
-      std::optional<Block> next = Block{};
-      const bool has_stable = !ctx.previous_version.empty() && ctx.previous_version != ctx.version;
-      switch (action) {
-        case DriverAction::kDeploy:
-        case DriverAction::kWeight: {
-          auto canary = Resolve(ctx.version, ctx.artifact, current, "version");
-          if (!canary.ok()) return canary.error().WithContext(where);
-          if (has_stable) {
-            auto stable =
-                Resolve(ctx.previous_version, ctx.previous_artifact, current, "previous version");
-            if (!stable.ok()) return stable.error().WithContext(where);
-            next->stable = *stable;
-            next->canary = *canary;
-            next->weight = ctx.weight;
-          } else if (ctx.previous_version == ctx.version) {
-            next->stable = *canary;
-          } else {
-            next->canary = *canary;  // nothing else runs: it gets everything
-            next->weight = 100;
-          }
-          break;
-        }
-        case DriverAction::kPromote: {
-          auto stable = Resolve(ctx.version, ctx.artifact, current, "version");
+    std::optional<Block> next = Block{};
+    const bool has_stable = !ctx.previous_version.empty() && ctx.previous_version != ctx.version;
+    switch (action) {
+      case DriverAction::kDeploy:
+      case DriverAction::kWeight: {
+        auto canary = Resolve(ctx.version, ctx.artifact, current, "version");
+        if (!canary.ok()) return canary.error().WithContext(where);
+        if (has_stable) {
+          auto stable =
+              Resolve(ctx.previous_version, ctx.previous_artifact, current, "previous version");
           if (!stable.ok()) return stable.error().WithContext(where);
           next->stable = *stable;
-          break;
+          next->canary = *canary;
+          next->weight = ctx.weight;
+        } else if (ctx.previous_version == ctx.version) {
+          next->stable = *canary;
+        } else {
+          next->canary = *canary;  // nothing else runs: it gets everything
+          next->weight = 100;
         }
-        case DriverAction::kRollback:
-          if (ctx.previous_version.empty()) {
-            next.reset();  // nothing ran before: the block goes
-          } else {
-            auto stable =
-                Resolve(ctx.previous_version, ctx.previous_artifact, current, "previous version");
-            if (!stable.ok()) return stable.error().WithContext(where);
-            next->stable = *stable;
-          }
-          break;
+        break;
       }
-      if (file->parts.empty() && next) {
-        file->parts.push_back(
-            {"",
-             "# Written by shipd: one weighted upstream per service and environment. Blocks\n"
-             "# between shipd:begin and shipd:end are rewritten; other lines are kept.\n",
-             std::nullopt});
+      case DriverAction::kPromote: {
+        auto stable = Resolve(ctx.version, ctx.artifact, current, "version");
+        if (!stable.ok()) return stable.error().WithContext(where);
+        next->stable = *stable;
+        break;
       }
-      file->Set(ctx.service, ctx.environment, next);
-      const std::string updated = file->Text();
-      if (updated != *text) {
-        auto written = WriteAtomically(path_, updated);
-        if (!written.ok()) return written.error().WithContext(where);
-      }
+      case DriverAction::kRollback:
+        if (ctx.previous_version.empty()) {
+          next.reset();  // nothing ran before: the block goes
+        } else {
+          auto stable =
+              Resolve(ctx.previous_version, ctx.previous_artifact, current, "previous version");
+          if (!stable.ok()) return stable.error().WithContext(where);
+          next->stable = *stable;
+        }
+        break;
     }
-    return Reload(where);
+    if (file->parts.empty() && next) {
+      file->parts.push_back(
+          {"",
+           "# Written by shipd: one weighted upstream per service and environment. Blocks\n"
+           "# between shipd:begin and shipd:end are rewritten; other lines are kept.\n",
+           std::nullopt});
+    }
+    file->Set(ctx.service, ctx.environment, next);
+    const std::string updated = file->Text();
+    if (updated == *text) return Reload(where);
+
+    std::error_code ec;
+    const bool existed = std::filesystem::exists(path_, ec) || ec;
+    auto written = WriteAtomically(path_, updated);
+    if (!written.ok()) return written.error().WithContext(where);
+    auto reloaded = Reload(where);
+    if (reloaded.ok()) return reloaded;
+    // nginx still serves the previous configuration: put the file back so that it says so (Status
+    // reads it) and so that a block nginx rejects does not fail the reloads of other services.
+    auto restored = existed ? WriteAtomically(path_, *text) : Remove(path_);
+    if (!restored.ok()) {
+      return Error(reloaded.error().code(), reloaded.error().message() +
+                                                "; restoring the previous upstreams file failed: " +
+                                                restored.error().message());
+    }
+    return reloaded;
   }
 
   shipd::Status Reload(const std::string& where) {

@@ -13,6 +13,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "rollouts.h"
 #include "shipd/engine/engine.h"
 #include "shipd/model/manifest.h"
 #include "store_spec_differ.h"
@@ -143,10 +144,11 @@ Result<ResolvedRequest> Resolve(const State& state, const PromotionRequest& requ
   return ResolvedRequest{std::move(version), env};
 }
 
-class StrandEngine final : public Engine {
+class StrandEngine final : public Engine, private RolloutHost {
  public:
-  StrandEngine(std::unique_ptr<Store> store, const Clock& clock)
+  StrandEngine(std::unique_ptr<Store> store, const Pipelines& pipelines, const Clock& clock)
       : store_(std::move(store)),
+        pipelines_(pipelines),
         clock_(clock),
         differ_(*store_, clock),
         strand_(boost::asio::make_strand(io_)),
@@ -154,7 +156,8 @@ class StrandEngine final : public Engine {
 
   ~StrandEngine() override { Stop(); }
 
-  Status Load(const Pipelines& pipelines) {
+  Status Load(RolloutDeps deps) {
+    const Pipelines& pipelines = pipelines_;
     auto contents = store_->LoadAll();
     if (!contents.ok()) return contents.error().WithContext("loading the store");
     auto state = std::make_shared<State>();
@@ -238,7 +241,15 @@ class StrandEngine final : public Engine {
       state->environments.push_back(std::move(env));
     }
     Publish(std::move(state));
+    rollouts_ = std::make_unique<Rollouts>(static_cast<RolloutHost&>(*this), pipelines_,
+                                           std::move(deps), clock_, strand_);
     thread_ = std::thread([this] { io_.run(); });
+    // Unfinished rollouts continue before the daemon answers anyone.
+    auto resumed = RunOnStrand<bool>([&]() -> Result<bool> {
+      rollouts_->Resume(std::move(contents->active_promotions));
+      return true;
+    });
+    if (!resumed.ok()) return resumed.error().WithContext("resuming rollouts");
     return Ok();
   }
 
@@ -362,53 +373,22 @@ class StrandEngine final : public Engine {
         return outcome;
       }
 
+      if (auto runnable = rollouts_->CanRun(env.environment.name); !runnable.ok()) {
+        return runnable.error();
+      }
       const TimeMs now = clock_.NowMs();
       Promotion promotion;
       promotion.id = state->last_promotion_id + 1;
       promotion.service = version.service;
       promotion.version = version.version;
       promotion.environment = env.environment.name;
-      promotion.state = RolloutState::kSucceeded;
       promotion.requested_by = actor.name;
       promotion.override_reason = request.override_reason;
       promotion.verdict = verdict_json.dump();
-      promotion.created_at = promotion.updated_at = promotion.finished_at = now;
-
-      Deployment deployment;
-      if (auto it = env.live.find(version.service); it != env.live.end()) deployment = it->second;
-      deployment.environment = env.environment.name;
-      deployment.service = version.service;
-      if (deployment.stable != version.version) deployment.previous = deployment.stable;
-      deployment.stable = version.version;
-      deployment.canary.reset();
-      deployment.canary_weight = 0;
-      deployment.updated_at = now;
-
-      data["promotion"] = promotion.id;
-      data["previous"] = deployment.previous ? deployment.previous->ToString() : "";
-      auto ids = store_->InsertPromotion(promotion, deployment,
-                                         {MakeEvent(actor, "promotion.succeeded", label, data)});
-      if (!ids.ok()) return ids.error();
-
-      auto next_env = std::make_shared<EnvironmentState>(env);
-      next_env->live[version.service] = deployment;
-      next_env->index =
-          env.index.With(AfterPromotion(env.index.Find(version.service), resolved->version));
-      auto versions = std::make_shared<std::map<std::string, TimeMs>>();
-      if (auto it = env.succeeded.find(version.service); it != env.succeeded.end()) {
-        *versions = *it->second;
-      }
-      (*versions)[version.version.ToString()] = now;
-      next_env->succeeded[version.service] = std::move(versions);
-
-      auto next = std::make_shared<State>(*state);
-      for (auto& slot : next->environments) {
-        if (slot.get() == &env) slot = next_env;
-      }
-      next->last_promotion_id = promotion.id;
-      next->last_event_id = ids->back();
-      Publish(std::move(next));
-      outcome.promotion = std::move(promotion);
+      promotion.created_at = promotion.updated_at = now;
+      auto created = rollouts_->Create(std::move(promotion), std::move(data), actor);
+      if (!created.ok()) return created.error();
+      outcome.promotion = std::move(*created);
       return outcome;
     });
   }
@@ -427,17 +407,11 @@ class StrandEngine final : public Engine {
 
   Result<Promotion> Act(int64_t id, RolloutAction action, const Actor& actor,
                         const std::string& reason) override {
-    (void)id;
-    (void)action;
-    (void)actor;
-    (void)reason;
-    return Error(ErrorCode::kConflict, "not yet");
+    return RunOnStrand<Promotion>([&] { return rollouts_->Act(id, action, actor, reason); });
   }
 
   Endpoints Urls(std::string_view service, std::string_view environment) const override {
-    (void)service;
-    (void)environment;
-    return {};
+    return rollouts_->Urls(service, environment);
   }
 
   Result<std::vector<Event>> ListEvents(int64_t after, int limit) override {
@@ -501,6 +475,13 @@ class StrandEngine final : public Engine {
       stopping_ = true;
     }
     published_.notify_all();  // long-polling readers return at once
+    if (rollouts_) {
+      // Timers stop; driver operations in flight finish (their results are not applied).
+      (void)RunOnStrand<bool>([&]() -> Result<bool> {
+        rollouts_->Shutdown();
+        return true;
+      });
+    }
     {
       std::lock_guard lock(stop_mutex_);
       if (stopped_) return;
@@ -536,6 +517,46 @@ class StrandEngine final : public Engine {
     return Event{0, clock_.NowMs(), actor.name, std::move(kind), std::move(subject), data.dump()};
   }
 
+  // RolloutHost.
+  Store& store() override { return *store_; }
+
+  Verdict Evaluate(const State& state, std::shared_ptr<const Version> version,
+                   const EnvironmentState& environment, ChangeKind kind, int weight,
+                   const std::string& override_reason) const override {
+    SnapshotHistory history(state);
+    GateContext context{environment.lifecycle, clock_.NowMs(), &history, &differ_};
+    ChangeSet changes{{Change{std::move(version), kind, weight}}, override_reason};
+    return shipd::Evaluate(changes, environment.index, context);
+  }
+
+  void PublishDeployment(const Deployment& deployment, std::optional<TimeMs> succeeded_at,
+                         int64_t last_event_id, int64_t last_promotion_id) override {
+    auto state = Snapshot();
+    auto next = std::make_shared<State>(*state);
+    const VersionLookup lookup = [&state](std::string_view service, const Semver& version) {
+      const ServiceState* entry = state->FindService(service);
+      return entry == nullptr ? nullptr : entry->FindShared(version);
+    };
+    for (auto& slot : next->environments) {
+      if (slot->environment.name != deployment.environment) continue;
+      auto env = std::make_shared<EnvironmentState>(*slot);
+      env->live[deployment.service] = deployment;
+      env->index = env->index.With(LiveServiceFromDeployment(deployment, lookup));
+      if (succeeded_at && deployment.stable) {
+        auto versions = std::make_shared<std::map<std::string, TimeMs>>();
+        if (auto it = env->succeeded.find(deployment.service); it != env->succeeded.end()) {
+          *versions = *it->second;
+        }
+        (*versions)[deployment.stable->ToString()] = *succeeded_at;
+        env->succeeded[deployment.service] = std::move(versions);
+      }
+      slot = std::move(env);
+    }
+    next->last_event_id = std::max(next->last_event_id, last_event_id);
+    next->last_promotion_id = std::max(next->last_promotion_id, last_promotion_id);
+    Publish(std::move(next));
+  }
+
   Verdict Evaluate(const State& state, const ResolvedRequest& resolved,
                    const std::string& override_reason) const {
     SnapshotHistory history(state);
@@ -561,14 +582,16 @@ class StrandEngine final : public Engine {
     published_.notify_all();
   }
 
-  // A mutation whose only change is new journal events. Strand only.
-  void PublishEventId(int64_t last_event_id) {
+  // A mutation whose only change is new journal events (and promotion ids). Strand only.
+  void PublishEventId(int64_t last_event_id, int64_t last_promotion_id = 0) override {
     auto next = std::make_shared<State>(*Snapshot());
     next->last_event_id = std::max(next->last_event_id, last_event_id);
+    next->last_promotion_id = std::max(next->last_promotion_id, last_promotion_id);
     Publish(std::move(next));
   }
 
   std::unique_ptr<Store> store_;
+  const Pipelines pipelines_;
   const Clock& clock_;
   StoreSpecDiffer differ_;
   boost::asio::io_context io_;
@@ -576,6 +599,7 @@ class StrandEngine final : public Engine {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::thread thread_;
   std::unordered_map<std::string, Range> ranges_;  // strand only
+  std::unique_ptr<Rollouts> rollouts_;             // strand only, except Urls()
 
   mutable std::mutex snapshot_mutex_;
   std::condition_variable published_;  // notified after each Publish
@@ -591,10 +615,36 @@ class StrandEngine final : public Engine {
 Result<std::unique_ptr<Engine>> StartEngine(std::unique_ptr<Store> store,
                                             const Pipelines& pipelines, const Clock& clock,
                                             RolloutDeps deps) {
-  (void)deps;
-  auto engine = std::make_unique<StrandEngine>(std::move(store), clock);
-  if (auto status = engine->Load(pipelines); !status.ok()) return status.error();
+  auto engine = std::make_unique<StrandEngine>(std::move(store), pipelines, clock);
+  if (auto status = engine->Load(std::move(deps)); !status.ok()) return status.error();
   return std::unique_ptr<Engine>(std::move(engine));
+}
+
+}  // namespace shipd
+
+namespace shipd {
+
+namespace {
+constexpr std::array<std::pair<RolloutAction, std::string_view>, 4> kActionNames = {{
+    {RolloutAction::kApprove, "approve"},
+    {RolloutAction::kResume, "resume"},
+    {RolloutAction::kAbort, "abort"},
+    {RolloutAction::kRollback, "rollback"},
+}};
+}  // namespace
+
+std::string_view RolloutActionName(RolloutAction action) {
+  for (const auto& [value, name] : kActionNames) {
+    if (value == action) return name;
+  }
+  return "unknown";
+}
+
+std::optional<RolloutAction> ParseRolloutAction(std::string_view name) {
+  for (const auto& [value, text] : kActionNames) {
+    if (text == name) return value;
+  }
+  return std::nullopt;
 }
 
 }  // namespace shipd

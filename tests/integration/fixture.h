@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "support/daemon_process.h"
@@ -39,6 +40,39 @@ class DaemonTest : public ::testing::Test {
     auto result = client->Get(path);
     if (!result) return {-1, nullptr};
     return {result->status, nlohmann::json::parse(result->body, nullptr, false)};
+  }
+
+  // Waits (long-polling the journal, no sleeping) until promotion `id` reaches a terminal state
+  // or `within` passes; returns the promotion as GET /v1/promotions/{id} shows it.
+  nlohmann::json WaitForRollout(int64_t id,
+                                std::chrono::milliseconds within = std::chrono::seconds(60)) {
+    const auto deadline = std::chrono::steady_clock::now() + within;
+    int64_t after = 0;
+    while (true) {
+      auto [status, promotion] = Get("/v1/promotions/" + std::to_string(id));
+      if (status != 200) return promotion;
+      if (promotion["finished_at"].is_number() || std::chrono::steady_clock::now() >= deadline) {
+        return promotion;
+      }
+      if (after == 0) {
+        auto latest = Get("/v1/events?after=0&limit=1000000").second["events"];
+        after = latest.empty() ? 0 : latest.back()["id"].get<int64_t>();
+      }
+      auto events =
+          Get("/v1/events?after=" + std::to_string(after) + "&wait_ms=5000").second["events"];
+      if (!events.empty()) after = events.back()["id"].get<int64_t>();
+    }
+  }
+
+  // POSTs a promotion and waits for its rollout to finish; returns the finished promotion (or
+  // the 409 body when the gate blocked it).
+  nlohmann::json PromoteAndWait(const std::string& service, const std::string& version,
+                                const std::string& environment, const std::string& token = "") {
+    auto [status, body] =
+        Post("/v1/promotions",
+             {{"service", service}, {"version", version}, {"environment", environment}}, token);
+    if (status != 201) return body;
+    return WaitForRollout(body["id"].get<int64_t>());
   }
 
   static nlohmann::json OrdersManifest(const std::string& version = "3.1.0") {

@@ -43,8 +43,10 @@ class GateTest : public DaemonTest {
 
   // Promotes through the API and expects success.
   void PromoteOk(const std::string& ref, const std::string& env) {
-    auto result = Ctl({"promote", ref, "--to", env});
+    auto result = Ctl({"-o", "json", "promote", ref, "--to", env});
     ASSERT_EQ(result.exit_code, 0) << ref << " -> " << env << "\n" << result.out << result.err;
+    auto finished = WaitForRollout(nlohmann::json::parse(result.out)["id"].get<int64_t>());
+    ASSERT_EQ(finished["state"], "succeeded") << finished.dump();
   }
 
   void PromoteChain(const std::string& env) {

@@ -284,7 +284,7 @@ TEST_F(WebhookTest, PromoteToStartsAPromotionThatTheGateStillJudges) {
   Commit("no requirements");
   Git({"tag", "v3.2.0"});
   ASSERT_EQ(DeliverGitHub(GitHubPush("v3.2.0"), "p-2").first, 202);
-  WaitForEvent("promotion.succeeded", "orders@3.2.0");
+  WaitForEvent("rollout.succeeded", "orders@3.2.0");
 }
 
 TEST_F(WebhookTest, FromGitAndSyncRegisterWithoutAWebhook) {

@@ -103,7 +103,8 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
 
 DaemonProcess::DaemonProcess(std::filesystem::path data_dir, std::filesystem::path pipelines)
     : data_dir_(std::move(data_dir)),
-      pipelines_(pipelines.empty() ? SourceDir() / "pipelines" / "demo.yaml" : pipelines) {}
+      pipelines_(pipelines.empty() ? SourceDir() / "tests" / "data" / "pipelines" / "instant.yaml"
+                                   : pipelines) {}
 
 DaemonProcess::~DaemonProcess() {
   if (pid_ > 0) Stop(SIGKILL);

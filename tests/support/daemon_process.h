@@ -42,7 +42,7 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
 
 class DaemonProcess {
  public:
-  // `pipelines` defaults to the repository's pipelines/demo.yaml.
+  // `pipelines` defaults to tests/data/pipelines/instant.yaml (rollouts finish at once).
   explicit DaemonProcess(std::filesystem::path data_dir, std::filesystem::path pipelines = {});
   ~DaemonProcess();
 

@@ -26,14 +26,16 @@ enum class MeasurementResult {
   kPass,
   kFail,          // the canary is unhealthy: counts towards failure_limit
   kInconclusive,  // not enough data to judge (no traffic, empty query): pauses for a person
-  kError,         // the check itself could not run (bad answer, Prometheus down, bad command)
+  kError,         // the check itself could not run (Prometheus down): counts towards
+                  // consecutive_error_limit
 };
 std::string_view MeasurementResultName(MeasurementResult result);  // "pass", ...
 
 struct Measurement {
   MeasurementResult result = MeasurementResult::kError;
   // http: latency in ms; prometheus: the query's number; exec: the exit code; traffic: the
-  // canary's error rate (its p99 latency in ms when only max_latency is set).
+  // quantity of the first limit set and judged, in the order max_error_rate (the canary's error
+  // rate), max_error_rate_increase (canary minus stable error rate), max_latency (p99 in ms).
   std::optional<double> value;
   // What was seen, for people: "HTTP 503 in 12 ms", "error rate 0.0833 (25/300) > 0.05 over
   // 30s". Valid UTF-8, at most about 4 KiB.
@@ -78,9 +80,6 @@ class HealthCheck {
   virtual ~HealthCheck() = default;
   virtual Measurement Measure(const CheckContext& context) = 0;
 };
-
-// Canary requests below which a traffic check is inconclusive rather than judged.
-inline constexpr int64_t kMinTrafficRequests = 10;
 
 // Validates the fields of the check's type and the {{variables}} they use (kInvalid naming the
 // check) and builds it. The returned check stamps `at` from `clock` and turns an exception from

@@ -21,6 +21,7 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
+using ::testing::Not;
 
 using shipd::testing::LoopbackServer;
 
@@ -41,6 +42,14 @@ struct Canary {
       Record(req);
       res.status = 503;
       res.set_content("database\nunreachable", "text/plain");
+    });
+    s.Get("/ready", [this](const httplib::Request& req, httplib::Response& res) {
+      Record(req);
+      res.set_content(R"({"status":"ready","version":"1.4.0"})", "application/json");
+    });
+    s.Get("/empty", [this](const httplib::Request& req, httplib::Response& res) {
+      Record(req);
+      res.status = 204;
     });
     s.Get("/moved",
           [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/healthz"); });
@@ -88,12 +97,22 @@ class HttpCheckTest : public ::testing::Test {
 
   Measurement Measure(const std::string& url, std::optional<milliseconds> max_latency = {},
                       milliseconds timeout = seconds(5)) {
+    Check config = Config(url);
+    config.timeout = timeout;
+    config.max_latency = max_latency;
+    return MeasureWith(config);
+  }
+
+  static Check Config(const std::string& url) {
     Check config;
     config.name = "healthz";
     config.type = CheckType::kHttp;
     config.url = url;
-    config.timeout = timeout;
-    config.max_latency = max_latency;
+    config.timeout = seconds(5);
+    return config;
+  }
+
+  Measurement MeasureWith(const Check& config) {
     auto check = MakeHealthCheck(config, *runner_, *http_, clock_);
     EXPECT_TRUE(check.ok()) << check.error().message();
     if (!check.ok()) return {};
@@ -145,6 +164,78 @@ TEST_F(HttpCheckTest, SlowerThanMaxLatencyFails) {
 TEST_F(HttpCheckTest, WithinMaxLatencyPasses) {
   const Measurement m = Measure("{{canary_url}}/healthz", seconds(5));
   EXPECT_EQ(m.result, MeasurementResult::kPass) << m.detail;
+}
+
+TEST_F(HttpCheckTest, ExpectedStatusReplacesAny2xx) {
+  Check config = Config("{{canary_url}}/healthz");
+  config.expected_status = {200, 204};
+  EXPECT_EQ(MeasureWith(config).result, MeasurementResult::kPass);
+
+  config.url = "{{canary_url}}/down";
+  const Measurement down = MeasureWith(config);
+  EXPECT_EQ(down.result, MeasurementResult::kFail);
+  EXPECT_THAT(down.detail, MatchesRegex("HTTP 503 in [0-9]+ ms \\(expected 200 or 204\\): "
+                                        "database unreachable"));
+
+  config.url = "{{canary_url}}/ready";
+  config.expected_status = {204};
+  const Measurement not_listed = MeasureWith(config);
+  EXPECT_EQ(not_listed.result, MeasurementResult::kFail) << "a 2xx that is not listed fails";
+  EXPECT_THAT(not_listed.detail, MatchesRegex("HTTP 200 in [0-9]+ ms \\(expected 204\\): .*"));
+}
+
+TEST_F(HttpCheckTest, ExpectedStatusCanAcceptARedirectOrAnError) {
+  Check config = Config("{{canary_url}}/moved");
+  config.expected_status = {301, 302, 307};
+  EXPECT_EQ(MeasureWith(config).result, MeasurementResult::kPass);
+  config.url = "{{canary_url}}/down";
+  config.expected_status = {503};
+  EXPECT_EQ(MeasureWith(config).result, MeasurementResult::kPass);
+}
+
+TEST_F(HttpCheckTest, BodyContainingTheTextPasses) {
+  Check config = Config("{{canary_url}}/ready");
+  config.body_contains = R"("status":"ready")";
+  const Measurement m = MeasureWith(config);
+  EXPECT_EQ(m.result, MeasurementResult::kPass) << m.detail;
+  EXPECT_THAT(m.detail, MatchesRegex("HTTP 200 in [0-9]+ ms"));
+}
+
+TEST_F(HttpCheckTest, BodyWithoutTheTextFailsSayingSo) {
+  Check config = Config("{{canary_url}}/ready");
+  config.body_contains = R"("version":"1.5.0")";
+  const Measurement m = MeasureWith(config);
+  EXPECT_EQ(m.result, MeasurementResult::kFail);
+  EXPECT_THAT(m.detail, MatchesRegex("HTTP 200 in [0-9]+ ms: .*"));
+  EXPECT_THAT(m.detail, HasSubstr(R"(: the body does not contain "\"version\":\"1.5.0\"" )"
+                                  R"((it starts: {"status":"ready","version":"1.4.0"}))"));
+  EXPECT_TRUE(m.value.has_value());
+
+  config.url = "{{canary_url}}/empty";
+  config.expected_status = {204};
+  config.body_contains = "ready";
+  const Measurement empty = MeasureWith(config);
+  EXPECT_EQ(empty.result, MeasurementResult::kFail);
+  EXPECT_THAT(empty.detail, HasSubstr(R"(HTTP 204 in )"));
+  EXPECT_THAT(empty.detail, HasSubstr(R"(: the body does not contain "ready" (it is empty))"));
+}
+
+TEST_F(HttpCheckTest, WrongStatusIsReportedBeforeTheBody) {
+  Check config = Config("{{canary_url}}/down");
+  config.body_contains = "ready";
+  const Measurement m = MeasureWith(config);
+  EXPECT_EQ(m.result, MeasurementResult::kFail);
+  EXPECT_THAT(m.detail, HasSubstr("(expected 2xx)"));
+  EXPECT_THAT(m.detail, Not(HasSubstr("does not contain")));
+}
+
+TEST_F(HttpCheckTest, RightBodyTooLateFails) {
+  Check config = Config("{{canary_url}}/slow");
+  config.body_contains = "slow";
+  config.max_latency = milliseconds(20);
+  const Measurement m = MeasureWith(config);
+  EXPECT_EQ(m.result, MeasurementResult::kFail);
+  EXPECT_THAT(m.detail, MatchesRegex("HTTP 200 in [0-9]+ ms > max_latency 20 ms"));
 }
 
 TEST_F(HttpCheckTest, NoAnswerWithinTimeoutFails) {

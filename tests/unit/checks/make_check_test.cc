@@ -86,10 +86,33 @@ TEST_F(MakeHealthCheckTest, RejectsMissingFieldsOfTheType) {
   prometheus.max = 1;
   ExpectInvalid(prometheus, "max is below min");
   ExpectInvalid(Named(CheckType::kExec), "requires \"command\"");
-  ExpectInvalid(Named(CheckType::kTraffic), "requires \"max_error_rate\" or \"max_latency\"");
+  ExpectInvalid(Named(CheckType::kTraffic),
+                "requires \"max_error_rate\", \"max_latency\" or \"max_error_rate_increase\"");
   Check traffic = Named(CheckType::kTraffic);
   traffic.max_error_rate = 1.5;
   ExpectInvalid(traffic, "between 0 and 1");
+}
+
+TEST_F(MakeHealthCheckTest, ValidatesTheNewerFields) {
+  Check http = Named(CheckType::kHttp);
+  http.url = "http://x/";
+  http.consecutive_error_limit = 0;
+  ExpectInvalid(http, "consecutive_error_limit must be at least 1");
+  http.consecutive_error_limit = 4;
+  http.expected_status = {200, 99};
+  ExpectInvalid(http, "expected_status 99 is not an HTTP status (100..599)");
+  http.expected_status = {200, 204};
+  http.body_contains = "ok";
+  EXPECT_TRUE(Make(http).ok());
+
+  Check traffic = Named(CheckType::kTraffic);
+  traffic.max_error_rate_increase = 0.01;
+  EXPECT_TRUE(Make(traffic).ok()) << "the increase alone is a limit";
+  traffic.min_requests = 0;
+  ExpectInvalid(traffic, "min_requests must be at least 1");
+  traffic.min_requests = 10;
+  traffic.max_error_rate_increase = -0.1;
+  ExpectInvalid(traffic, "max_error_rate_increase must be between 0 and 1");
 }
 
 TEST_F(MakeHealthCheckTest, RejectsUnknownTemplateVariablesUpFront) {

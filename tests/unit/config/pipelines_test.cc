@@ -254,8 +254,174 @@ drivers:
   EXPECT_EQ(t.failure_limit, 1);
   EXPECT_FALSE(t.max_error_rate.has_value());
   EXPECT_EQ(t.max_latency, milliseconds(250));
+  EXPECT_EQ(t.consecutive_error_limit, 4);
+  EXPECT_EQ(t.min_requests, 10);
+  EXPECT_FALSE(t.max_error_rate_increase.has_value());
+  EXPECT_FALSE(dev.progress_deadline.has_value());
   EXPECT_THAT(result->drivers.at("edge").reload, ElementsAre("nginx", "-s", "reload"));
   EXPECT_EQ(result->checks.at("t").location.ToString(), "defaults.yaml:11:3");
+}
+
+TEST(PipelinesTest, ReadsProgressDeadline) {
+  Result<Pipelines> result = ParsePipelines(std::string(R"(
+environments:
+  - { name: dev, driver: local, strategy: direct, progress_deadline: 2m30s }
+)") + kBasics,
+                                            "deadline.yaml");
+  ASSERT_TRUE(result.ok()) << result.error().message();
+  EXPECT_EQ(result->environments[0].progress_deadline, seconds(150));
+}
+
+TEST(PipelinesTest, AnalyzeNeedsDurationOrCountOrBoth) {
+  Result<Pipelines> result = ParsePipelines(std::string(R"(
+environments:
+  - { name: dev, driver: local, strategy: s }
+strategies:
+  s:
+    steps:
+      - analyze: { checks: [errors], count: 5 }
+      - analyze: { checks: [errors], duration: 1m }
+      - analyze: { checks: [errors], duration: 30s, count: 3 }
+checks:
+  errors: { type: traffic, max_error_rate: 0.02 }
+drivers:
+  local: { type: local }
+)"),
+                                            "analyze.yaml");
+  ASSERT_TRUE(result.ok()) << result.error().message();
+  const std::vector<Step>& steps = result->strategies.at("s").steps;
+  ASSERT_EQ(steps.size(), 3u);
+  EXPECT_EQ(std::get<AnalyzeStep>(steps[0]).count, 5);
+  EXPECT_EQ(std::get<AnalyzeStep>(steps[0]).duration, milliseconds(0));
+  EXPECT_EQ(std::get<AnalyzeStep>(steps[1]).count, 0);
+  EXPECT_EQ(std::get<AnalyzeStep>(steps[1]).duration, minutes(1));
+  EXPECT_EQ(std::get<AnalyzeStep>(steps[2]).count, 3);
+  EXPECT_EQ(std::get<AnalyzeStep>(steps[2]).duration, seconds(30));
+
+  Result<Pipelines> neither = ParsePipelines(
+      "environments: [ { name: dev, driver: local, strategy: s } ]\n"
+      "strategies: { s: { steps: [ { analyze: { checks: [e] } } ] } }\n"
+      "checks: { e: { type: traffic, max_error_rate: 0.1 } }\n"
+      "drivers: { local: { type: local } }\n",
+      "neither.yaml");
+  EXPECT_EQ(ErrorOf(neither),
+            "neither.yaml:2:40: strategy \"s\": step 1: analyze: needs \"duration\" (how long to "
+            "measure), \"count\" (how many measurements of each check) or both");
+}
+
+TEST(PipelinesTest, ReadsConsecutiveErrorLimitForEveryType) {
+  Result<Pipelines> result = ParsePipelines(std::string(R"(
+environments:
+  - { name: dev, driver: local, strategy: direct }
+checks:
+  a: { type: http, url: "{{canary_url}}/", consecutive_error_limit: 1 }
+  b: { type: prometheus, address: "http://p:9090", query: up, min: 1, consecutive_error_limit: 2 }
+  c: { type: exec, command: [smoke], consecutive_error_limit: 3 }
+  d: { type: traffic, max_error_rate: 0.1, consecutive_error_limit: 10 }
+)") + kBasics,
+                                            "errors.yaml");
+  ASSERT_TRUE(result.ok()) << result.error().message();
+  EXPECT_EQ(result->checks.at("a").consecutive_error_limit, 1);
+  EXPECT_EQ(result->checks.at("b").consecutive_error_limit, 2);
+  EXPECT_EQ(result->checks.at("c").consecutive_error_limit, 3);
+  EXPECT_EQ(result->checks.at("d").consecutive_error_limit, 10);
+}
+
+TEST(PipelinesTest, ReadsHttpExpectationsAndLatency) {
+  Result<Pipelines> result = ParsePipelines(std::string(R"(
+environments:
+  - { name: dev, driver: local, strategy: direct }
+checks:
+  one: { type: http, url: "{{canary_url}}/a", expected_status: 204 }
+  many:
+    type: http
+    url: "{{canary_url}}/b"
+    expected_status: [200, 301, 503]
+    body_contains: '"status": "ready"'
+    max_latency: 300ms
+  none: { type: http, url: "{{canary_url}}/c", expected_status: [] }
+)") + kBasics,
+                                            "http.yaml");
+  ASSERT_TRUE(result.ok()) << result.error().message();
+  EXPECT_THAT(result->checks.at("one").expected_status, ElementsAre(204));
+  EXPECT_TRUE(result->checks.at("one").body_contains.empty());
+  EXPECT_FALSE(result->checks.at("one").max_latency.has_value());
+  const Check& many = result->checks.at("many");
+  EXPECT_THAT(many.expected_status, ElementsAre(200, 301, 503));
+  EXPECT_EQ(many.body_contains, "\"status\": \"ready\"");
+  EXPECT_EQ(many.max_latency, milliseconds(300));
+  EXPECT_TRUE(result->checks.at("none").expected_status.empty());  // any 2xx
+}
+
+TEST(PipelinesTest, RejectsBadExpectedStatus) {
+  auto load = [](const std::string& value) {
+    return ErrorOf(ParsePipelines(
+        std::string("environments: [ { name: dev, driver: local, strategy: direct } ]\n"
+                    "checks:\n  h: { type: http, url: \"http://x/\", expected_status: ") +
+            value + " }\n" + kBasics,
+        "status.yaml"));
+  };
+  EXPECT_THAT(load("[200, 204, 200]"),
+              HasSubstr("check \"h\": expected_status: item 3: 200 is listed twice"));
+  EXPECT_THAT(load("[200, ok]"),
+              HasSubstr("expected_status: item 2: expected a whole number, got \"ok\""));
+  EXPECT_THAT(load("99"), HasSubstr("expected_status: must be between 100 and 599, got 99"));
+  EXPECT_THAT(load("{ code: 200 }"),
+              HasSubstr("expected_status: expected a status (200) or a list of them ([200, 204]), "
+                        "got a mapping"));
+  EXPECT_THAT(load("[[200]]"),
+              HasSubstr("expected_status: item 1: expected a whole number, got a list"));
+}
+
+TEST(PipelinesTest, ReadsTrafficComparisonWithStable) {
+  Result<Pipelines> result = ParsePipelines(std::string(R"(
+environments:
+  - { name: dev, driver: local, strategy: direct }
+checks:
+  relative: { type: traffic, max_error_rate_increase: 0.01, min_requests: 50 }
+  both: { type: traffic, max_error_rate: 0.05, max_error_rate_increase: 0 }
+)") + kBasics,
+                                            "traffic.yaml");
+  ASSERT_TRUE(result.ok()) << result.error().message();
+  const Check& relative = result->checks.at("relative");
+  EXPECT_EQ(relative.max_error_rate_increase, 0.01);
+  EXPECT_FALSE(relative.max_error_rate.has_value());
+  EXPECT_FALSE(relative.max_latency.has_value());
+  EXPECT_EQ(relative.min_requests, 50);
+  const Check& both = result->checks.at("both");
+  EXPECT_EQ(both.max_error_rate, 0.05);
+  EXPECT_EQ(both.max_error_rate_increase, 0.0);
+  EXPECT_EQ(both.min_requests, 10);
+}
+
+TEST(PipelinesTest, RejectsNewKeysOutsideTheirType) {
+  Result<Pipelines> result = ParsePipelines(std::string(R"(
+environments:
+  - { name: dev, driver: local, strategy: direct }
+checks:
+  p: { type: prometheus, address: "http://p:9090", query: up, min: 1, max_latency: 1s }
+  t: { type: traffic, max_error_rate: 0.1, body_contains: ok }
+  e: { type: exec, command: [x], max_error_rate_increase: -0.5 }
+)") + kBasics,
+                                            "types.yaml");
+  const std::string error = ErrorOf(result);
+  EXPECT_THAT(error, HasSubstr("types.yaml:5:71: check \"p\": key \"max_latency\" does not apply "
+                               "to a prometheus check (it is for: http, traffic)"));
+  EXPECT_THAT(error, HasSubstr("types.yaml:6:44: check \"t\": key \"body_contains\" does not "
+                               "apply to a traffic check (it is for: http)"));
+  EXPECT_THAT(error, HasSubstr("types.yaml:7:34: check \"e\": key \"max_error_rate_increase\" "
+                               "does not apply to a exec check (it is for: traffic)"));
+}
+
+TEST(PipelinesTest, RejectsNegativeErrorRateIncrease) {
+  Result<Pipelines> result = ParsePipelines(
+      std::string("environments: [ { name: dev, driver: local, strategy: direct } ]\n"
+                  "checks:\n  t: { type: traffic, max_error_rate_increase: -0.01 }\n") +
+          kBasics,
+      "negative.yaml");
+  EXPECT_THAT(ErrorOf(result), HasSubstr("negative.yaml:3:48: check \"t\": "
+                                         "max_error_rate_increase: must be between 0 and 1 (a "
+                                         "fraction of requests), got -0.01"));
 }
 
 TEST(PipelinesTest, MergesDirectoryInNameOrderSkippingOtherFiles) {

@@ -180,12 +180,59 @@ TEST_F(NginxDriverTest, AcceptsHttpUrlsAndIpv6) {
   EXPECT_THAT(ReadFile(file_), HasSubstr("server [::1]:9000 weight=10;"));
 }
 
+TEST_F(NginxDriverTest, RejectsAnEmptyIpv6Host) {
+  auto ctx = Ctx("orders", 10);
+  ctx.artifact = "[]:9000";
+  auto status = Make()->Deploy(ctx);
+  ASSERT_FALSE(status.ok());
+  EXPECT_THAT(status.error().message(), HasSubstr("is not an address host:port"));
+}
+
+// '_' joins service and environment in the upstream name: orders_eu/prod and orders/eu_prod
+// would both be shipd_orders_eu_prod, and nginx refuses a duplicate upstream.
+TEST_F(NginxDriverTest, RejectsNamesThatCouldShareAnUpstreamName) {
+  auto driver = Make();
+  auto ctx = Ctx("orders_eu", 10);
+  auto status = driver->Deploy(ctx);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code(), ErrorCode::kInvalid);
+  ctx = Ctx("orders", 10);
+  ctx.environment = "eu_prod";
+  EXPECT_FALSE(driver->Deploy(ctx).ok());
+  EXPECT_FALSE(std::filesystem::exists(file_));
+}
+
 TEST_F(NginxDriverTest, ReportsAFailedReload) {
   auto driver = Make({"/bin/sh", "-c", "echo 'nginx: [emerg] unknown directive' >&2; exit 1"});
   auto status = driver->Deploy(Ctx("orders", 10));
   ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code(), ErrorCode::kUnavailable);
   EXPECT_THAT(status.error().message(), HasSubstr("exited with 1"));
   EXPECT_THAT(status.error().message(), HasSubstr("unknown directive"));
+  EXPECT_FALSE(std::filesystem::exists(file_));  // nginx never saw it: it goes again
+}
+
+TEST_F(NginxDriverTest, AFailedReloadPutsTheFileBack) {
+  ASSERT_TRUE(Make()->Deploy(Ctx("orders", 10)).ok());
+  const std::string before = ReadFile(file_);
+  auto failing = Make({"/bin/sh", "-c", "exit 1"});
+  ASSERT_FALSE(failing->SetWeight(Ctx("orders", 50)).ok());
+  ASSERT_FALSE(failing->Deploy(Ctx("billing", 10)).ok());
+  EXPECT_EQ(ReadFile(file_), before);
+  EXPECT_EQ(failing->Status("orders", "prod")->weight, 10);  // what nginx still serves
+  EXPECT_EQ(failing->Status("billing", "prod")->stable_version, "");
+  int entries = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir_.path())) {
+    ++entries;
+  }
+  EXPECT_EQ(entries, 2);  // the file and the reload log: no temporary files left
+}
+
+TEST_F(NginxDriverTest, ReportsAReloadCommandThatCannotStart) {
+  auto status = Make({"/nonexistent/nginx", "-s", "reload"})->Deploy(Ctx("orders", 10));
+  ASSERT_FALSE(status.ok());
+  EXPECT_THAT(status.error().message(), HasSubstr("reload"));
+  EXPECT_FALSE(std::filesystem::exists(file_));
 }
 
 TEST_F(NginxDriverTest, AnotherDriverReadsTheStateBack) {

@@ -132,7 +132,12 @@ TEST_F(StrandEngineTest, RestartLoadsEverythingBack) {
   const Version* version = state->FindService("orders")->FindVersion(Semver(1, 0, 0));
   ASSERT_NE(version, nullptr);
   EXPECT_EQ(version->requires_[0].range.text(), "^2.1");
-  EXPECT_EQ(state->last_event_id, last_event);  // unchanged environments add no event
+  // Unchanged environments add no event; the restart itself is recorded.
+  EXPECT_EQ(state->last_event_id, last_event + 1);
+  auto events = engine_->ListEvents(last_event, 10);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ(events->front().kind, "engine.started");
 }
 
 TEST_F(StrandEngineTest, ConcurrentRegistrationsAreAllRecorded) {
