@@ -523,12 +523,11 @@ class HttplibApiServer final : public ApiServer {
   Result<Reply> ActOnRollout(const httplib::Request& req, const Caller& caller) {
     auto promotion = FindPromotion(req.matches[1].str());
     if (!promotion.ok()) return promotion.error();
-    const std::string action_name = req.matches[2].str();
-    const RolloutAction action = action_name == "approve"  ? RolloutAction::kApprove
-                                 : action_name == "resume" ? RolloutAction::kResume
-                                 : action_name == "abort"  ? RolloutAction::kAbort
-                                                           : RolloutAction::kRollback;
-    const std::string verb = action == RolloutAction::kApprove ? "approve:" : "promote:";
+    const auto action = ParseRolloutAction(req.matches[2].str());
+    if (!action.has_value()) {
+      return Error(ErrorCode::kInternal, "route matched unknown action " + req.matches[2].str());
+    }
+    const std::string verb = *action == RolloutAction::kApprove ? "approve:" : "promote:";
     if (auto allowed = Require(caller, verb + promotion->environment); !allowed.ok()) {
       return allowed.error();
     }
@@ -548,7 +547,7 @@ class HttplibApiServer final : public ApiServer {
         reason = value.get<std::string>();
       }
     }
-    auto acted = engine_.Act(promotion->id, action, caller.actor, reason);
+    auto acted = engine_.Act(promotion->id, *action, caller.actor, reason);
     if (!acted.ok()) return acted.error();
     return Reply{200, PromotionJson(*acted)};
   }
