@@ -228,12 +228,19 @@ std::optional<json> FollowRollout(ApiClient& api, int64_t id,
     if (!ready) return std::nullopt;
     after = ready->value("last_event_id", int64_t{0});
   }
-  while (!(*promotion)["finished_at"].is_number()) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          deadline - std::chrono::steady_clock::now())
-                          .count();
-    if (left <= 0) break;
-    const int64_t wait = std::clamp<int64_t>(left, 1, kFollowPollMs);
+  // Until its final event is printed (the promotion may be finished before this reads the last
+  // events: then they are read without waiting), or the deadline passes.
+  bool finished = (*promotion)["finished_at"].is_number();
+  bool ended = finished;  // the history already holds the final event
+  while (!ended) {
+    int64_t wait = 0;
+    if (!finished) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            deadline - std::chrono::steady_clock::now())
+                            .count();
+      if (left <= 0) break;
+      wait = std::clamp<int64_t>(left, 1, kFollowPollMs);
+    }
     auto page = Call(api.Get("/v1/events?after=" + std::to_string(after) +
                              "&limit=1000&wait_ms=" + std::to_string(wait)),
                      exit_code);
@@ -244,11 +251,14 @@ std::optional<json> FollowRollout(ApiClient& api, int64_t id,
       if (!data.is_object() || data.value("promotion", int64_t{0}) != id) continue;
       ours = true;
       print(event);
+      if (IsTerminalEvent(event.value("kind", std::string()))) ended = true;
     }
     after = (*page)["next_after"].get<int64_t>();
+    if (finished && (*page)["events"].empty()) break;  // nothing more in the journal
     if (ours) {
       promotion = Call(api.Get(path), exit_code);
       if (!promotion) return std::nullopt;
+      finished = (*promotion)["finished_at"].is_number();
     }
   }
   return promotion;

@@ -1,5 +1,6 @@
 #include "rollout_text.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace shipd::cli {
@@ -33,11 +34,31 @@ std::string Join(const json& names) {
   return out;
 }
 
-std::string Paren(const std::string& detail) { return detail.empty() ? "" : " (" + detail + ")"; }
-std::string Colon(const std::string& text) { return text.empty() ? "" : ": " + text; }
+// Details are command output or HTTP answers: one line, and not too long to read.
+std::string OneLine(const std::string& text) {
+  constexpr size_t kMaxDetail = 200;
+  std::string out;
+  for (char c : text) {
+    if (c == '\r') continue;
+    if (c == '\n') {
+      if (!out.empty() && !out.ends_with("; ")) out += "; ";
+      continue;
+    }
+    out += c;
+  }
+  while (!out.empty() && (out.back() == ' ' || out.back() == ';')) out.pop_back();
+  if (out.size() > kMaxDetail) out = out.substr(0, kMaxDetail) + "...";
+  return out;
+}
+
+std::string Paren(const std::string& detail) {
+  return detail.empty() ? "" : " (" + OneLine(detail) + ")";
+}
+std::string Colon(const std::string& text) { return text.empty() ? "" : ": " + OneLine(text); }
 
 // "2/4", or "2" when the count is unknown.
 std::string StepNumber(const json& data, int steps) {
+  steps = static_cast<int>(Int(data, "steps", steps));
   const int64_t index = Int(data, "step", -1);
   if (index < 0) return "?";
   return std::to_string(index + 1) + (steps > 0 ? "/" + std::to_string(steps) : "");
@@ -117,8 +138,10 @@ std::string FormatMs(int64_t ms) {
 std::string StepOf(const json& progress) {
   const int64_t step = Int(progress, "step", -1);
   const int64_t steps = Int(progress, "steps", 0);
-  if (step < 0) return steps > 0 ? "-/" + std::to_string(steps) : "-";
-  return std::to_string(step + 1) + "/" + std::to_string(steps);
+  if (steps <= 0) return "-";
+  if (step < 0) return "-/" + std::to_string(steps);
+  // Promoting and done count as past the last step.
+  return std::to_string(std::min(step + 1, steps)) + "/" + std::to_string(steps);
 }
 
 bool IsTerminalEvent(const std::string& kind) {
@@ -193,6 +216,10 @@ std::string DescribeEvent(const json& event, int steps) {
   if (kind == "rollout.rolling_back" || kind == "rollout.rolled_back") {
     std::string text = kind == "rollout.rolling_back" ? "rolling back" : "rolled back";
     text += Colon(reason);
+    const bool tallies = data.contains("checks") && !data["checks"].empty();
+    if (!tallies && data.contains("check") && data.contains("value")) {
+      text += " (check " + Text(data, "check") + " measured " + Value(data["value"]) + ")";
+    }
     const std::string checks = CheckSummary(data.value("checks", json::object()));
     if (!checks.empty()) text += " [" + checks + "]";
     return text;

@@ -13,7 +13,8 @@ namespace shipd::cli {
 // unknown). Events of other kinds get their kind and, when present, their reason.
 std::string DescribeEvent(const nlohmann::json& event, int steps);
 
-// "2/4" for progress.step 1 of 4 steps; "-" before the first step.
+// "2/4" for progress.step 1 of 4 steps; "-/4" before the first step, "4/4" once past the last;
+// "-" for a strategy without steps.
 std::string StepOf(const nlohmann::json& progress);
 
 // "30s", "5m", "1h30m", "250ms".
