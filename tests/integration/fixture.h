@@ -12,7 +12,7 @@ namespace shipd::testing {
 
 class DaemonTest : public ::testing::Test {
  protected:
-  // `pipelines` defaults to the repository's pipelines/demo.yaml.
+  // `pipelines` defaults to tests/data/pipelines/instant.yaml (see DaemonProcess).
   explicit DaemonTest(std::filesystem::path pipelines = {})
       : daemon_{dir_.path() / "data", std::move(pipelines)} {}
 
