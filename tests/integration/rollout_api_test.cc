@@ -3,6 +3,7 @@
 // environments' URLs, and shipctl promote --wait / rollout. Pipelines:
 // tests/data/pipelines/rollouts/rollouts.yaml. Tests wait with the journal's long-poll.
 #include <csignal>
+#include <fstream>
 #include <future>
 #include <set>
 #include <thread>
@@ -453,6 +454,27 @@ TEST_F(RolloutApiTest, StreamNeedsReadAndValidParameters) {
   EXPECT_EQ(anonymous->status, 401);
   EXPECT_EQ(Get("/v1/events/stream?after=x", viewer_).first, 400);
   EXPECT_EQ(Get("/v1/events/stream?promotion=0", viewer_).first, 400);
+}
+
+TEST_F(RolloutApiTest, OpenStreamsAreCappedSoOtherRequestsStillGetAThread) {
+  // A daemon with 4 HTTP threads serves at most one stream at a time.
+  const auto config = dir_.path() / "small.yaml";
+  std::ofstream(config) << "http_threads: 4\n";
+  DaemonProcess small(dir_.path() / "small",
+                      SourceDir() / "tests" / "data" / "pipelines" / "rollouts" / "rollouts.yaml");
+  const std::string token = small.CreateToken("dashboard", "viewer");
+  ASSERT_TRUE(small.Start({"--config", config.string()})) << small.last_error();
+
+  StreamThread first(small, token, "/v1/events/stream", {}, [](const SseReader&) { return true; });
+  ASSERT_TRUE(first.WaitOpen());
+  auto client = small.Client(token);
+  auto second = client->Get("/v1/events/stream");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 503);
+  EXPECT_NE(second->body.find("too many open event streams"), std::string::npos) << second->body;
+  auto other = client->Get("/v1/services");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 200);
 }
 
 TEST_F(RolloutApiTest, StreamEndsCleanlyWhenTheDaemonStops) {
