@@ -8,7 +8,7 @@ namespace {
 const std::map<std::string, std::vector<std::string>, std::less<>>& BuiltinRoles() {
   static const std::map<std::string, std::vector<std::string>, std::less<>> kRoles = {
       {"admin", {"admin"}},
-      {"deployer", {"read", "register:*", "promote:*"}},
+      {"deployer", {"read", "register:*", "promote:*", "approve:*"}},
       {"viewer", {"read"}},
   };
   return kRoles;

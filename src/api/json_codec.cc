@@ -1,6 +1,7 @@
 #include "json_codec.h"
 
 #include "shipd/model/manifest.h"
+#include "shipd/model/progress_json.h"
 
 namespace shipd {
 
@@ -98,7 +99,15 @@ json PromotionJson(const Promotion& p) {
           {"verdict", std::move(verdict)},
           {"created_at", p.created_at},
           {"updated_at", p.updated_at},
-          {"finished_at", p.finished_at == 0 ? json(nullptr) : json(p.finished_at)}};
+          {"finished_at", p.finished_at == 0 ? json(nullptr) : json(p.finished_at)},
+          {"progress", ProgressToJson(p.progress)}};
+}
+
+json EndpointsJson(const Endpoints& endpoints) {
+  json out = json::object();
+  if (!endpoints.canary_url.empty()) out["canary_url"] = endpoints.canary_url;
+  if (!endpoints.stable_url.empty()) out["stable_url"] = endpoints.stable_url;
+  return out;
 }
 
 }  // namespace shipd

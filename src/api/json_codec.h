@@ -17,6 +17,9 @@ nlohmann::json ServiceJson(const ServiceState& service, const State& state);
 nlohmann::json DeploymentJson(const Deployment& deployment);
 nlohmann::json EnvironmentJson(const EnvironmentState& environment);
 nlohmann::json EventJson(const Event& event);
+// With its progress (phase, step, weight, reason, check tallies); without its events.
 nlohmann::json PromotionJson(const Promotion& promotion);
+// The non-empty URLs only; {} when the driver knows none.
+nlohmann::json EndpointsJson(const Endpoints& endpoints);
 
 }  // namespace shipd

@@ -10,11 +10,13 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 
+#include "event_stream.h"
 #include "json_codec.h"
 #include "metrics.h"
 #include "shipd/api/auth.h"
@@ -57,6 +59,23 @@ using RouteFn = std::function<Result<Reply>(const httplib::Request&, const Calle
 constexpr int64_t kDefaultEventLimit = 100;
 constexpr int64_t kMaxEventLimit = 1000;
 constexpr int64_t kMaxEventWaitMs = 60'000;
+// An idle event stream sends a comment this often, so proxies keep it open and a client that
+// went away is noticed (by the failing write) and its thread freed.
+constexpr auto kStreamKeepAlive = std::chrono::seconds(15);
+// An event stream waits for events in slices this long, so it notices a stopping server soon.
+constexpr auto kStreamSlice = std::chrono::seconds(1);
+constexpr int kStreamBatch = 100;
+
+// Path ids: positive integers; anything else is a bad request rather than an unknown route.
+Result<int64_t> PathId(const std::string& kind, const std::string& text) {
+  int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || value < 1) {
+    return Error(ErrorCode::kBadRequest,
+                 kind + " id must be a positive integer, not \"" + text + "\"");
+  }
+  return value;
+}
 
 Result<int64_t> IntParam(const httplib::Request& req, const char* name, int64_t fallback,
                          int64_t min, int64_t max) {
@@ -136,6 +155,14 @@ class HttplibApiServer final : public ApiServer {
     // httplib's stop() is a no-op until the accept loop runs; a signal can arrive just before.
     while (!server_.is_running() && !run_returned_) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    // Open event streams end with their final chunk (a clean end for the client) before the
+    // listener closes; each notices within one wait slice.
+    {
+      std::unique_lock lock(streams_mutex_);
+      stopping_ = true;
+      streams_done_.wait_for(lock, 2 * kStreamSlice + std::chrono::milliseconds(500),
+                             [this] { return open_streams_ == 0; });
     }
     server_.stop();
   }
@@ -244,7 +271,9 @@ class HttplibApiServer final : public ApiServer {
         [this](const auto&, const auto&) -> Result<Reply> {
           auto state = engine_.Snapshot();
           json environments = json::array();
-          for (const auto& env : state->environments) environments.push_back(EnvironmentJson(*env));
+          for (const auto& env : state->environments) {
+            environments.push_back(EnvironmentWithUrls(*env));
+          }
           return Reply{200, {{"environments", std::move(environments)}}};
         });
     Get(R"(/v1/environments/([^/]+))", "/v1/environments/{env}", "read",
@@ -255,7 +284,7 @@ class HttplibApiServer final : public ApiServer {
             return Error(ErrorCode::kNotFound, "unknown environment \"" + req.matches[1].str() +
                                                    "\"" + KnownEnvironments(*state));
           }
-          return Reply{200, EnvironmentJson(*env)};
+          return Reply{200, EnvironmentWithUrls(*env)};
         });
 
     Get("/v1/can-i-deploy", "/v1/can-i-deploy", "read",
@@ -389,16 +418,23 @@ class HttplibApiServer final : public ApiServer {
           for (const auto& p : *promotions) list.push_back(PromotionJson(p));
           return Reply{200, {{"promotions", std::move(list)}}};
         });
-    Get(R"(/v1/promotions/(\d+))", "/v1/promotions/{id}", "read",
+    Get(R"(/v1/promotions/([^/]+))", "/v1/promotions/{id}", "read",
         [this](const httplib::Request& req, const Caller&) -> Result<Reply> {
-          const int64_t id = std::stoll(req.matches[1].str());
-          auto promotion = engine_.GetPromotion(id);
+          auto promotion = FindPromotion(req.matches[1].str());
           if (!promotion.ok()) return promotion.error();
-          if (!promotion->has_value()) {
-            return Error(ErrorCode::kNotFound, "unknown promotion " + std::to_string(id));
-          }
-          return Reply{200, PromotionJson(**promotion)};
+          auto history = engine_.PromotionEvents(promotion->id);
+          if (!history.ok()) return history.error();
+          json out = PromotionJson(*promotion);
+          json events = json::array();
+          for (const auto& event : *history) events.push_back(EventJson(event));
+          out["events"] = std::move(events);
+          return Reply{200, std::move(out)};
         });
+    Post(R"(/v1/promotions/([^/]+)/(approve|resume|abort|rollback))",
+         "/v1/promotions/{id}/{action}", std::string(kDecidedByRoute),
+         [this](const httplib::Request& req, const Caller& caller) -> Result<Reply> {
+           return ActOnRollout(req, caller);
+         });
 
     for (auto [path, host] : {std::pair{"/v1/hooks/github", GitHost::kGitHub},
                               std::pair{"/v1/hooks/gitlab", GitHost::kGitLab},
@@ -473,7 +509,177 @@ class HttplibApiServer final : public ApiServer {
           const int64_t next = events->empty() ? *after : events->back().id;
           return Reply{200, {{"events", std::move(list)}, {"next_after", next}}};
         });
+    server_.Get("/v1/events/stream", [this](const httplib::Request& req, httplib::Response& res) {
+      const auto start = std::chrono::steady_clock::now();
+      OpenEventStream(req, res);
+      // Counts the stream's opening; how long it stays open is not a request's latency.
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      metrics_.Observe("/v1/events/stream", req.method, res.status, seconds);
+    });
   }
+
+  // POST /v1/promotions/{id}/approve|resume|abort|rollback with an optional {"reason": "..."}.
+  Result<Reply> ActOnRollout(const httplib::Request& req, const Caller& caller) {
+    auto promotion = FindPromotion(req.matches[1].str());
+    if (!promotion.ok()) return promotion.error();
+    const auto action = ParseRolloutAction(req.matches[2].str());
+    if (!action.has_value()) {
+      return Error(ErrorCode::kInternal, "route matched unknown action " + req.matches[2].str());
+    }
+    const std::string verb = *action == RolloutAction::kApprove ? "approve:" : "promote:";
+    if (auto allowed = Require(caller, verb + promotion->environment); !allowed.ok()) {
+      return allowed.error();
+    }
+    std::string reason;
+    if (!req.body.empty()) {
+      auto doc = ParseBody(req);
+      if (!doc.ok()) return doc.error();
+      if (!doc->is_object()) {
+        return Error(ErrorCode::kBadRequest,
+                     "body must be an object such as {\"reason\": \"...\"}");
+      }
+      for (const auto& [key, value] : doc->items()) {
+        if (key != "reason") {
+          return Error(ErrorCode::kInvalid, "unknown key \"" + key + "\" (known: reason)");
+        }
+        if (!value.is_string()) return Error(ErrorCode::kInvalid, "reason: must be a string");
+        reason = value.get<std::string>();
+      }
+    }
+    auto acted = engine_.Act(promotion->id, *action, caller.actor, reason);
+    if (!acted.ok()) return acted.error();
+    return Reply{200, PromotionJson(*acted)};
+  }
+
+  Result<Promotion> FindPromotion(const std::string& id_text) {
+    auto id = PathId("promotion", id_text);
+    if (!id.ok()) return id.error();
+    auto promotion = engine_.GetPromotion(*id);
+    if (!promotion.ok()) return promotion.error();
+    if (!promotion->has_value()) {
+      return Error(ErrorCode::kNotFound, "unknown promotion " + std::to_string(*id));
+    }
+    return std::move(**promotion);
+  }
+
+  json EnvironmentWithUrls(const EnvironmentState& env) const {
+    json out = EnvironmentJson(env);
+    for (auto& deployment : out["live"]) {
+      json urls = EndpointsJson(
+          engine_.Urls(deployment["service"].get<std::string>(), env.environment.name));
+      if (!urls.empty()) deployment["urls"] = std::move(urls);
+    }
+    return out;
+  }
+
+  // Where one stream is in the journal. Owned by the stream's content provider.
+  struct StreamCursor {
+    int64_t after = 0;
+    EventStreamFilter filter;
+    std::chrono::steady_clock::time_point last_write;
+    bool released = false;  // guarded by streams_mutex_: counted out of open_streams_ once
+  };
+
+  // GET /v1/events/stream: Server-Sent Events from `after` or Last-Event-ID (default: from now),
+  // filtered by promotion and kind prefix. The stream holds one server thread while open.
+  void OpenEventStream(const httplib::Request& req, httplib::Response& res) {
+    Caller caller;
+    caller.actor.source = req.remote_addr;
+    auto cursor = std::make_shared<StreamCursor>();
+    auto prepared = [&]() -> Status {
+      SHIPD_RETURN_IF_ERROR(Authorize(req, "read", caller));
+      auto after = IntParam(req, "after", -1, 0, INT64_MAX);
+      if (!after.ok()) return after.error();
+      auto promotion = IntParam(req, "promotion", 0, 1, INT64_MAX);
+      if (!promotion.ok()) return promotion.error();
+      if (*promotion > 0) cursor->filter.promotion = *promotion;
+      cursor->filter.kind_prefix = req.get_param_value("kind");
+      // A reconnecting browser repeats the URL and adds where it got to: that wins.
+      const auto last_id = ParseLastEventId(req.get_header_value("Last-Event-ID"));
+      cursor->after = last_id.has_value() ? *last_id
+                      : *after >= 0       ? *after
+                                          : engine_.Snapshot()->last_event_id;
+      return Ok();
+    }();
+    if (!prepared.ok()) return WriteError(req, res, prepared.error());
+    {
+      std::lock_guard lock(streams_mutex_);
+      const int limit = MaxStreams();
+      if (stopping_) {
+        return WriteError(req, res, Error(ErrorCode::kUnavailable, "shipd is stopping"));
+      }
+      if (open_streams_ >= limit) {
+        return WriteError(
+            req, res,
+            Error(ErrorCode::kUnavailable,
+                  "too many open event streams (" + std::to_string(limit) +
+                      ", a quarter of http_threads); poll GET /v1/events?after=&wait_ms= instead"));
+      }
+      ++open_streams_;
+    }
+    res.status = 200;
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");  // nginx in front must not buffer the stream
+    cursor->last_write = std::chrono::steady_clock::now();
+    const std::string opening = SseComment("shipd events after " + std::to_string(cursor->after));
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [this, cursor, opening, opened = false](size_t, httplib::DataSink& sink) mutable {
+          if (!opened) {
+            opened = true;
+            return sink.write(opening.data(), opening.size());
+          }
+          return StreamSlice(*cursor, sink);
+        },
+        [this, cursor](bool) {
+          std::lock_guard lock(streams_mutex_);
+          if (std::exchange(cursor->released, true)) return;
+          --open_streams_;
+          streams_done_.notify_all();
+        });
+  }
+
+  // One wait of at most kStreamSlice; false ends the stream (the client went away).
+  bool StreamSlice(StreamCursor& cursor, httplib::DataSink& sink) {
+    if (Stopping()) {
+      sink.done();
+      return true;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    const auto keep_alive_at = cursor.last_write + kStreamKeepAlive;
+    const auto wait =
+        std::max(std::chrono::milliseconds(0),
+                 std::min<std::chrono::milliseconds>(
+                     kStreamSlice,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(keep_alive_at - now)));
+    auto events = engine_.WaitForEvents(cursor.after, kStreamBatch, wait);
+    if (!events.ok()) {
+      spdlog::warn("event stream after {}: {}", cursor.after, events.error().message());
+      sink.done();
+      return true;
+    }
+    std::string frames;
+    for (const auto& event : *events) {
+      cursor.after = event.id;
+      json item = EventJson(event);
+      if (cursor.filter.Matches(item)) frames += SseFrame(item);
+    }
+    if (frames.empty() && std::chrono::steady_clock::now() >= keep_alive_at) {
+      frames = SseComment("keep-alive");
+    }
+    if (frames.empty()) return true;
+    cursor.last_write = std::chrono::steady_clock::now();
+    return sink.write(frames.data(), frames.size());
+  }
+
+  bool Stopping() {
+    std::lock_guard lock(streams_mutex_);
+    return stopping_;
+  }
+
+  // A quarter of the threads at most, so open streams cannot starve the other requests.
+  int MaxStreams() const { return std::max(1, options_.threads / 4); }
 
   void Get(const std::string& pattern, std::string label, std::string permission, RouteFn fn) {
     server_.Get(pattern, Wrap(std::move(label), std::move(permission), std::move(fn)));
@@ -512,10 +718,13 @@ class HttplibApiServer final : public ApiServer {
       }
       return;
     }
-    const Error& error = reply.error();
+    WriteError(req, res, reply.error());
+  }
+
+  void WriteError(const httplib::Request& req, httplib::Response& res, const Error& error) {
     res.status = HttpStatusOf(error.code());
     std::string message = error.message();
-    if (res.status >= 500) {
+    if (res.status >= 500 && res.status != 503) {  // 503 is a state, not a bug to look up
       const std::string id = RandomHex(8);
       spdlog::error("request {} {} {} failed: {}", id, req.method, req.path, message);
       message = "internal error " + id + " (logged): " + message;
@@ -768,6 +977,10 @@ class HttplibApiServer final : public ApiServer {
   HttpMetrics metrics_;
   std::mutex tokens_mutex_;
   std::unordered_map<std::string, TokenRecord> tokens_;
+  std::mutex streams_mutex_;
+  std::condition_variable streams_done_;
+  int open_streams_ = 0;  // event streams being served
+  bool stopping_ = false;
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 // tables (or JSON with -o json) and exits 0 yes/succeeded, 1 no, 2 unknown, 3 error.
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 
 #include "client.h"
 #include "output.h"
+#include "rollout_text.h"
 #include "shipd/common/yaml_json.h"
 #include "shipd/contract/openapi_diff.h"
 
@@ -189,6 +191,83 @@ std::string QueryFor(const std::string& service, const std::string& version,
 }
 
 void SleepMs(int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+// How long one long-poll of the journal may wait; below the client's 60 s read timeout.
+constexpr int64_t kFollowPollMs = 25'000;
+
+int StepsOf(const json& promotion) {
+  const json& progress = promotion.value("progress", json::object());
+  return progress.is_object() ? progress.value("steps", 0) : 0;
+}
+
+std::string ClockTime(const json& event) {
+  const std::string stamp = FormatTime(event.value("time", int64_t{0}));
+  return stamp.size() > 11 ? stamp.substr(11) : stamp;  // HH:MM:SS
+}
+
+// Follows promotion `id` until it is finished or `deadline` passes, printing one line per event
+// of it unless `quiet`. Returns the promotion as last read; nullopt on an error (reported).
+std::optional<json> FollowRollout(ApiClient& api, int64_t id,
+                                  std::chrono::steady_clock::time_point deadline, bool quiet,
+                                  int* exit_code) {
+  const std::string path = "/v1/promotions/" + std::to_string(id);
+  auto promotion = Call(api.Get(path), exit_code);
+  if (!promotion) return std::nullopt;
+  auto print = [&](const json& event) {
+    if (quiet) return;
+    std::cout << ClockTime(event) << "  " << DescribeEvent(event, StepsOf(*promotion)) << std::endl;
+  };
+  // The history so far, then the journal after it: nothing is missed or printed twice.
+  int64_t after = 0;
+  for (const auto& event : promotion->value("events", json::array())) {
+    print(event);
+    after = std::max(after, event.value("id", int64_t{0}));
+  }
+  if (after == 0) {
+    auto ready = Call(api.Get("/readyz"), exit_code);
+    if (!ready) return std::nullopt;
+    after = ready->value("last_event_id", int64_t{0});
+  }
+  // Until its final event is printed (the promotion may be finished before this reads the last
+  // events: then they are read without waiting), or the deadline passes.
+  bool finished = (*promotion)["finished_at"].is_number();
+  bool ended = finished;  // the history already holds the final event
+  while (!ended) {
+    int64_t wait = 0;
+    if (!finished) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            deadline - std::chrono::steady_clock::now())
+                            .count();
+      if (left <= 0) break;
+      wait = std::clamp<int64_t>(left, 1, kFollowPollMs);
+    }
+    auto page = Call(api.Get("/v1/events?after=" + std::to_string(after) +
+                             "&limit=1000&wait_ms=" + std::to_string(wait)),
+                     exit_code);
+    if (!page) return std::nullopt;
+    bool ours = false;
+    for (const auto& event : (*page)["events"]) {
+      const json& data = event["data"];
+      if (!data.is_object() || data.value("promotion", int64_t{0}) != id) continue;
+      ours = true;
+      print(event);
+      if (IsTerminalEvent(event.value("kind", std::string()))) ended = true;
+    }
+    after = (*page)["next_after"].get<int64_t>();
+    if (finished && (*page)["events"].empty()) break;  // nothing more in the journal
+    if (ours) {
+      promotion = Call(api.Get(path), exit_code);
+      if (!promotion) return std::nullopt;
+      finished = (*promotion)["finished_at"].is_number();
+    }
+  }
+  return promotion;
+}
+
+int ExitCodeOfState(const std::string& state, bool finished) {
+  if (state == "succeeded") return kExitYes;
+  return finished ? kExitNo : kExitUnknown;
+}
 
 }  // namespace
 
@@ -470,45 +549,115 @@ int Main(int argc, char** argv) {
     if (!reply) return;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(*timeout_ms);
     const int64_t id = (*reply)["id"];
-    while (promote_wait && !(*reply)["finished_at"].is_number() &&
-           std::chrono::steady_clock::now() < deadline) {
-      SleepMs(1000);
-      reply = Call(api().Get("/v1/promotions/" + std::to_string(id)), &exit_code);
-      if (!reply) return;
+    const std::string label =
+        "promotion #" + std::to_string(id) + ": " + promote_ref + " -> " + promote_env + ": ";
+    if (!promote_wait) {
+      const bool finished = (*reply)["finished_at"].is_number();
+      exit_code = finished ? ExitCodeOfState((*reply)["state"], true) : kExitYes;
+      if (globals.json()) return PrintJson(*reply);
+      std::cout << label << (*reply)["state"].get<std::string>() << "\n";
+      PrintReasons(json{{"warnings", (*reply)["verdict"].value("warnings", json::array())}});
+      if (!finished) std::cout << "follow it with: shipctl rollout get " << id << "\n";
+      return;
     }
-    const std::string state = (*reply)["state"];
-    exit_code = state == "succeeded"                  ? kExitYes
-                : (*reply)["finished_at"].is_number() ? kExitNo
-                : promote_wait                        ? kExitUnknown
-                                                      : kExitYes;
-    if (globals.json()) return PrintJson(*reply);
-    std::cout << "promotion #" << id << ": " << promote_ref << " -> " << promote_env << ": "
-              << state << "\n";
-    PrintReasons((*reply)["verdict"].is_object()
-                     ? json{{"warnings", (*reply)["verdict"].value("warnings", json::array())}}
-                     : json::object());
+    if (!globals.json()) {
+      std::cout << label << (*reply)["state"].get<std::string>() << std::endl;
+      PrintReasons(json{{"warnings", (*reply)["verdict"].value("warnings", json::array())}});
+    }
+    auto final_state = FollowRollout(api(), id, deadline, globals.json(), &exit_code);
+    if (!final_state) return;
+    const std::string state = (*final_state)["state"];
+    const bool finished = (*final_state)["finished_at"].is_number();
+    exit_code = ExitCodeOfState(state, finished);
+    if (!finished) {
+      // Scripts read stdout as JSON with -o json; the note goes to stderr then.
+      std::ostream& out = globals.json() ? std::cerr : std::cout;
+      const json& progress = (*final_state)["progress"];
+      out << "timed out after " << promote_timeout << ": rollout #" << id << " is still " << state
+          << " (" << progress.value("phase", std::string("?")) << ", step " << StepOf(progress)
+          << ")\nfollow it with: shipctl rollout get " << id << "\n";
+    }
+    if (globals.json()) return PrintJson(*final_state);
+    if (finished) std::cout << label << state << "\n";
   });
 
-  // rollout get ID
-  auto* rollout = app.add_subcommand("rollout", "inspect promotions (rollouts)");
+  // rollout get|approve|resume|abort|rollback ID
+  auto* rollout = app.add_subcommand("rollout", "inspect and steer rollouts (promotions)");
   rollout->require_subcommand(1);
-  auto* rollout_get = rollout->add_subcommand("get", "one promotion with its verdict");
+  auto* rollout_get =
+      rollout->add_subcommand("get", "one rollout: state, phase, step, weight and its history");
   int64_t rollout_id = 0;
+  std::string rollout_reason;
   rollout_get->add_option("id", rollout_id, "promotion id")->required();
   rollout_get->callback([&] {
     auto reply = Call(api().Get("/v1/promotions/" + std::to_string(rollout_id)), &exit_code);
     if (!reply) return;
     if (globals.json()) return PrintJson(*reply);
+    const json& progress = (*reply)["progress"];
     std::cout << "promotion #" << rollout_id << ": " << (*reply)["service"].get<std::string>()
               << "@" << (*reply)["version"].get<std::string>() << " -> "
               << (*reply)["environment"].get<std::string>() << "\n"
-              << "state:        " << (*reply)["state"].get<std::string>() << "\n"
-              << "requested by: " << (*reply)["requested_by"].get<std::string>() << " at "
+              << "state:        " << (*reply)["state"].get<std::string>() << "\n";
+    if (progress.is_object()) {
+      std::cout << "phase:        " << progress.value("phase", std::string("-")) << "\n"
+                << "step:         " << StepOf(progress)
+                << (progress.value("strategy", std::string()).empty()
+                        ? ""
+                        : " (strategy " + progress["strategy"].get<std::string>() + ")")
+                << "\n"
+                << "weight:       " << progress.value("weight", 0) << "%\n";
+      if (!progress.value("reason", std::string()).empty()) {
+        std::cout << "reason:       " << progress["reason"].get<std::string>() << "\n";
+      }
+      if (progress.value("behind", int64_t{0}) > 0) {
+        std::cout << "behind:       rollout #" << progress["behind"].get<int64_t>() << "\n";
+      }
+    }
+    std::cout << "requested by: " << (*reply)["requested_by"].get<std::string>() << " at "
               << FormatTime((*reply)["created_at"].get<int64_t>()) << "\n";
     if (!(*reply)["override_reason"].get<std::string>().empty()) {
       std::cout << "override:     " << (*reply)["override_reason"].get<std::string>() << "\n";
     }
+    const json events = reply->value("events", json::array());
+    if (events.empty()) return;
+    std::cout << "\n";
+    Table table({"ID", "TIME (UTC)", "ACTOR", "EVENT", "DETAIL"});
+    for (const auto& e : events) {
+      table.AddRow({std::to_string(e["id"].get<int64_t>()), FormatTime(e["time"].get<int64_t>()),
+                    e["actor"], e["kind"], DescribeEvent(e, StepsOf(*reply))});
+    }
+    table.Print(std::cout);
   });
+  for (const char* action : {"approve", "resume", "abort", "rollback"}) {
+    const std::string name = action;
+    const std::string help =
+        name == "approve"  ? "approve a rollout waiting at an approve step (needs approve:ENV)"
+        : name == "resume" ? "resume a paused rollout"
+        : name == "abort"  ? "abort a rollout: the canary is removed"
+                           : "roll a rollout back (retries a failed rollback)";
+    auto* command = rollout->add_subcommand(name, help);
+    command->add_option("id", rollout_id, "promotion id")->required();
+    command->add_option("--reason", rollout_reason, "why; recorded in the journal");
+    command->callback([&, name] {
+      json body = json::object();
+      if (!rollout_reason.empty()) body["reason"] = rollout_reason;
+      auto reply =
+          Call(api().Post("/v1/promotions/" + std::to_string(rollout_id) + "/" + name, body.dump()),
+               &exit_code);
+      if (!reply) return;
+      if (globals.json()) return PrintJson(*reply);
+      const json& progress = (*reply)["progress"];
+      std::cout << "promotion #" << rollout_id << ": " << (*reply)["service"].get<std::string>()
+                << "@" << (*reply)["version"].get<std::string>() << " -> "
+                << (*reply)["environment"].get<std::string>() << ": "
+                << (*reply)["state"].get<std::string>();
+      if (progress.is_object() && !(*reply)["finished_at"].is_number()) {
+        std::cout << " (" << progress.value("phase", std::string("-")) << ", step "
+                  << StepOf(progress) << ")";
+      }
+      std::cout << "\n";
+    });
+  }
 
   // graph [--env ENV] [--format dot|json]
   auto* graph = app.add_subcommand("graph", "the dependency graph of what is live");

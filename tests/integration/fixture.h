@@ -12,6 +12,10 @@ namespace shipd::testing {
 
 class DaemonTest : public ::testing::Test {
  protected:
+  // `pipelines` defaults to tests/data/pipelines/instant.yaml (see DaemonProcess).
+  explicit DaemonTest(std::filesystem::path pipelines = {})
+      : daemon_{dir_.path() / "data", std::move(pipelines)} {}
+
   void SetUp() override {
     admin_ = daemon_.CreateToken("admin-token", "admin");
     deployer_ = daemon_.CreateToken("ci", "deployer");
@@ -81,7 +85,7 @@ class DaemonTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  DaemonProcess daemon_{dir_.path() / "data"};
+  DaemonProcess daemon_;
   std::string admin_, deployer_, viewer_;
 };
 

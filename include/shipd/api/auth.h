@@ -12,7 +12,7 @@
 
 namespace shipd {
 
-// Built-in roles: admin (everything), deployer (read, register, promote), viewer (read).
+// Built-in roles: admin (everything), deployer (read, register, promote, approve), viewer (read).
 const std::vector<std::string>* PermissionsOfRole(std::string_view role);
 Status ValidateRole(std::string_view role);
 

@@ -17,7 +17,7 @@ namespace shipd {
 
 struct ApiOptions {
   size_t max_body_bytes = 1024 * 1024;
-  int threads = 16;
+  int threads = 32;  // at most a quarter serve event streams (GET /v1/events/stream)
 };
 
 class ApiServer {

@@ -30,7 +30,7 @@ struct DaemonConfig {
   std::string log_format = "text";                // text | json
   std::string log_level = "info";                 // trace | debug | info | warn | error
   size_t max_body_bytes = 1024 * 1024;            // larger request bodies get 413
-  int http_threads = 16;  // a keep-alive connection holds a thread while open
+  int http_threads = 32;  // a keep-alive connection or an event stream holds a thread
   std::vector<RepositoryConfig> repositories;
 
   std::filesystem::path DatabasePath() const { return data_dir / "shipd.db"; }

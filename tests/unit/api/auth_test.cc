@@ -35,6 +35,9 @@ TEST(Roles, BuiltinRoles) {
   EXPECT_FALSE(Grants(*PermissionsOfRole("viewer"), "register:*"));
   EXPECT_TRUE(Grants(*PermissionsOfRole("deployer"), "register:*"));
   EXPECT_TRUE(Grants(*PermissionsOfRole("deployer"), "promote:prod"));
+  EXPECT_TRUE(Grants(*PermissionsOfRole("deployer"), "approve:prod"));
+  EXPECT_FALSE(Grants(*PermissionsOfRole("viewer"), "approve:prod"));
+  EXPECT_FALSE(Grants(*PermissionsOfRole("viewer"), "promote:prod"));
   EXPECT_FALSE(Grants(*PermissionsOfRole("deployer"), "admin"));
   EXPECT_EQ(PermissionsOfRole("root"), nullptr);
   auto status = ValidateRole("root");

@@ -1,0 +1,26 @@
+// How shipctl tells people what a rollout does: one plain line per journal event, and the
+// "step i/n" of a promotion's progress. Pure functions over the REST API's JSON.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace shipd::cli {
+
+// One line for a rollout's event ("step 2/4: analyze errors, healthz for 30s", "check errors
+// failed: value 0.12 (...)", "rolled back: ..."). `steps` is the strategy's step count (0:
+// unknown). Events of other kinds get their kind and, when present, their reason.
+std::string DescribeEvent(const nlohmann::json& event, int steps);
+
+// "2/4" for progress.step 1 of 4 steps; "-/4" before the first step, "4/4" once past the last;
+// "-" for a strategy without steps.
+std::string StepOf(const nlohmann::json& progress);
+
+// "30s", "5m", "1h30m", "250ms".
+std::string FormatMs(int64_t ms);
+
+// True for the event kinds that end a rollout (succeeded, rolled back, failed, aborted).
+bool IsTerminalEvent(const std::string& kind);
+
+}  // namespace shipd::cli
