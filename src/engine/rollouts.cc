@@ -241,6 +241,7 @@ void Rollouts::EnterStep(Runtime& r, int step, const Actor& actor) {
     if (Commit(
             r,
             [&](Promotion& p) {
+              p.state = RolloutState::kProgressing;  // it may come from an approve step
               p.progress.phase = "promote";
               p.progress.step = step;
               p.progress.step_started_at = now;
