@@ -104,8 +104,10 @@ shipctl promote orders@3.1.1 --to staging --wait || echo "(exit code $?: rolled 
 say "what runs where, and who depends on whom in prod"
 shipctl status
 shipctl graph --env prod
-say "the journal: every registration, promotion, step and refusal, with who asked"
-shipctl events | tail -n 25
+say "the rolled-back rollout, step by step (every transition is in the journal with who asked)"
+shipctl rollout get "$(curl -s -H "Authorization: Bearer $viewer" \
+  "$SHIP_SERVER/v1/promotions?service=orders&environment=staging&limit=1" |
+  grep -o '"id":[0-9]*' | head -n 1 | cut -d: -f2)"
 
 say "shipd is running (pid $(cat "$data/shipd.pid")), logs in $data/shipd.log"
 cat <<MSG

@@ -628,6 +628,35 @@ int Main(int argc, char** argv) {
     }
     table.Print(std::cout);
   });
+  auto* rollout_list = rollout->add_subcommand(
+      "list", "rollouts, newest first (what needs a person: --state paused)");
+  std::string rollouts_service, rollouts_env, rollouts_state;
+  int rollouts_limit = 20;
+  rollout_list->add_option("--service", rollouts_service, "only this service");
+  rollout_list->add_option("--env", rollouts_env, "only this environment");
+  rollout_list->add_option("--state", rollouts_state,
+                           "only this state: queued, waiting, progressing, paused, succeeded, "
+                           "rolled_back, failed, aborted");
+  rollout_list->add_option("--limit", rollouts_limit, "at most this many (default 20)");
+  rollout_list->callback([&] {
+    std::string path = "/v1/promotions?limit=" + std::to_string(rollouts_limit);
+    if (!rollouts_service.empty()) path += "&service=" + rollouts_service;
+    if (!rollouts_env.empty()) path += "&environment=" + rollouts_env;
+    if (!rollouts_state.empty()) path += "&state=" + rollouts_state;
+    auto reply = Call(api().Get(path), &exit_code);
+    if (!reply) return;
+    if (globals.json()) return PrintJson(*reply);
+    Table table({"ID", "ROLLOUT", "TO", "STATE", "STEP", "WEIGHT", "REASON"});
+    for (const auto& p : reply->value("promotions", json::array())) {
+      const json progress = p.value("progress", json::object());
+      table.AddRow({std::to_string(p["id"].get<int64_t>()),
+                    p["service"].get<std::string>() + "@" + p["version"].get<std::string>(),
+                    p["environment"], p["state"], StepOf(progress),
+                    std::to_string(progress.value("weight", 0)) + "%",
+                    progress.value("reason", std::string())});
+    }
+    table.Print(std::cout);
+  });
   for (const char* action : {"approve", "resume", "abort", "rollback"}) {
     const std::string name = action;
     const std::string help =
