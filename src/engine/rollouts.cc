@@ -967,12 +967,16 @@ void Rollouts::Resume(std::vector<Promotion> active) {
       }
     }
   }
-  // Lanes whose running rollout finished just before the crash: start the next one.
+  // Lanes whose running rollout finished just before the crash: start the next one. Starting
+  // one may finish it at once (and free it), so from here on rollouts are looked up by id.
+  std::vector<int64_t> ids;
+  for (const Runtime* r : order) ids.push_back(r->id());
   std::vector<Lane> lanes;
-  for (const auto& [lane, ids] : lanes_) lanes.push_back(lane);
+  for (const auto& [lane, queue] : lanes_) lanes.push_back(lane);
   for (const auto& lane : lanes) StartNextInLane(lane);
-  for (Runtime* r : order) {
-    if (Find(r->promotion.id) == r && r->promotion.state == RolloutState::kQueued) Admit(*r);
+  for (const int64_t id : ids) {
+    Runtime* r = Find(id);
+    if (r != nullptr && r->promotion.state == RolloutState::kQueued) Admit(*r);
   }
   spdlog::info("rollouts: {} not finished, {} resumed", order.size(), resumed);
   RestoreEphemeral();
