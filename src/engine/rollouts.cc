@@ -927,6 +927,7 @@ void Rollouts::Resume(std::vector<Promotion> active) {
   });
   int resumed = 0;
   std::vector<Runtime*> order;
+  std::vector<Runtime*> stranded;  // their environment, or its driver, is gone from the pipelines
   for (auto& promotion : active) {
     auto runtime = std::make_unique<Runtime>();
     runtime->promotion = std::move(promotion);
@@ -935,13 +936,23 @@ void Rollouts::Resume(std::vector<Promotion> active) {
     }
     runtime->generation = next_generation_++;
     Runtime* r = runtime.get();
-    lanes_[r->lane()].push_back(r->id());
     active_.emplace(r->id(), std::move(runtime));
+    if (!CanRun(r->promotion.environment).ok()) {
+      stranded.push_back(r);  // in no lane: finishing it below starts nothing there
+      continue;
+    }
+    lanes_[r->lane()].push_back(r->id());
     order.push_back(r);
   }
   auto started = host_.store().AppendEvents({Event{0, clock_.NowMs(), "system", "engine.started",
                                                    "", json{{"resumed", order.size()}}.dump()}});
   if (started.ok()) host_.PublishEventId(started->back());
+  for (Runtime* r : stranded) {
+    Finish(*r, RolloutState::kFailed, "rollout.failed", kSystem,
+           {{"reason", "cannot continue after the restart: " +
+                           CanRun(r->promotion.environment).error().message() +
+                           " (the pipelines changed)"}});
+  }
 
   for (Runtime* r : order) {
     if (!r->version) {

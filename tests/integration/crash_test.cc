@@ -33,10 +33,14 @@ const std::set<std::string> kTerminal = {"rollout.succeeded", "rollout.rolled_ba
 const std::vector<std::string> kPromoted = {"deploy 0", "weight 10", "weight 50", "promote 100"};
 const std::vector<std::string> kRolledBack = {"deploy 0", "weight 10", "rollback 0"};
 
-void ReplaceAll(std::string& text, const std::string& from, const std::string& to) {
+// Returns how many it replaced.
+int ReplaceAll(std::string& text, const std::string& from, const std::string& to) {
+  int count = 0;
   for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
     text.replace(at, from.size(), to);
+    ++count;
   }
+  return count;
 }
 
 class CrashTest : public DaemonTest {
@@ -45,11 +49,11 @@ class CrashTest : public DaemonTest {
     std::ifstream in(SourceDir() / "tests" / "data" / "pipelines" / "crash.yaml");
     std::stringstream text;
     text << in.rdbuf();
-    std::string pipelines = text.str();
-    ReplaceAll(pipelines, "@HEALTH@", health_.Origin());
-    ReplaceAll(pipelines, "@DRIVER@", (SourceDir() / "tests/data/drivers/record.sh").string());
-    ReplaceAll(pipelines, "@RECORD@", record_.string());
-    std::ofstream(dir_.path() / "crash.yaml") << pipelines;
+    pipelines_ = text.str();
+    ReplaceAll(pipelines_, "@HEALTH@", health_.Origin());
+    ReplaceAll(pipelines_, "@DRIVER@", (SourceDir() / "tests/data/drivers/record.sh").string());
+    ReplaceAll(pipelines_, "@RECORD@", record_.string());
+    std::ofstream(dir_.path() / "crash.yaml") << pipelines_;
     daemon_.set_pipelines(dir_.path() / "crash.yaml");
     DaemonTest::SetUp();
   }
@@ -74,12 +78,16 @@ class CrashTest : public DaemonTest {
     return status == 201 ? body["id"].get<int64_t>() : -1;
   }
 
-  // SIGKILL, then a start on the same data directory. In between, the driver operations that the
-  // killed daemon left running are waited for (record.sh holds a shared lock on record_.running
-  // while it runs), and a line "restart" goes into the record, so that the record shows which
-  // operations the new daemon asked for.
-  void KillAndRestart() {
+  // SIGKILL, then a start on the same data directory (with `pipelines` when given). In between,
+  // the driver operations that the killed daemon left running are waited for (record.sh holds a
+  // shared lock on record_.running while it runs), and a line "restart" goes into the record, so
+  // that the record shows which operations the new daemon asked for.
+  void KillAndRestart(const std::string& pipelines = "") {
     ASSERT_EQ(daemon_.Stop(SIGKILL), 128 + SIGKILL);
+    if (!pipelines.empty()) {
+      std::ofstream(dir_.path() / "edited.yaml") << pipelines;
+      daemon_.set_pipelines(dir_.path() / "edited.yaml");
+    }
     const int running = open((record_.string() + ".running").c_str(), O_WRONLY | O_CREAT, 0600);
     ASSERT_GE(running, 0);
     flock(running, LOCK_EX);
@@ -167,6 +175,7 @@ class CrashTest : public DaemonTest {
     });
   }};
   std::filesystem::path record_ = dir_.path() / "driver.record";
+  std::string pipelines_;  // crash.yaml as the daemon got it
   std::vector<json> journal_;
   int64_t journal_after_ = 0;
 };
@@ -366,6 +375,32 @@ TEST_F(CrashTest, RolloutWaitingBehindAnotherStartsWhenItFinishesAfterTheRestart
                                                                  "deploy 10", "promote 100"}));
   EXPECT_EQ(Record("queued", "2.0.0"),
             (std::vector<std::string>{"restart", "deploy 0", "weight 10", "promote 100"}));
+}
+
+TEST_F(CrashTest, RolloutsInAnEnvironmentRemovedFromThePipelinesFailAtTheRestart) {
+  ASSERT_NO_FATAL_FAILURE(Register("moved"));
+  const int64_t running = Promote("moved", "1.0.0", "hold");
+  const int64_t waiting = Promote("moved", "2.0.0", "hold");
+  ASSERT_TRUE(ReadJournalUntil([&] { return ReachedStep(running, 1); }));
+  std::string without_hold = pipelines_;
+  ASSERT_EQ(ReplaceAll(without_hold, "  - { name: hold, driver: record, strategy: hold }\n", ""),
+            1);
+  ASSERT_NO_FATAL_FAILURE(KillAndRestart(without_hold));
+  ASSERT_TRUE(ReadJournalUntil([&] { return AllFinished({running, waiting}); }));
+
+  // Nothing can drive them any more: they fail (for a person to look at what was deployed there),
+  // the daemon serves on, and no driver was asked for anything after the restart.
+  for (const int64_t id : {running, waiting}) {
+    const json finished = Finished(id);
+    EXPECT_EQ(finished["kind"], "rollout.failed");
+    EXPECT_NE(finished["data"]["reason"].get<std::string>().find("\"hold\""), std::string::npos)
+        << finished.dump();
+  }
+  EXPECT_EQ(EventsOfKind("engine.started").back()["data"]["resumed"], 0);
+  EXPECT_EQ(Record("moved", "1.0.0"),
+            (std::vector<std::string>{"deploy 0", "weight 10", "restart"}));
+  EXPECT_EQ(Record("moved", "2.0.0"), (std::vector<std::string>{"restart"}));
+  EXPECT_EQ(Get("/healthz").first, 200);
 }
 
 }  // namespace
