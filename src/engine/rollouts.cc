@@ -44,6 +44,15 @@ bool IsRollbackPhase(std::string_view phase) { return phase == "rollback" || pha
 
 json TalliesJson(const RolloutProgress& progress) { return ProgressToJson(progress)["checks"]; }
 
+// The analyze step at `step` of `strategy`; null when there is none there any more (the pipelines
+// changed across a restart while a rollout was analysing).
+const AnalyzeStep* AnalysisAt(const Strategy* strategy, int step) {
+  if (strategy == nullptr || step < 0 || static_cast<size_t>(step) >= strategy->steps.size()) {
+    return nullptr;
+  }
+  return std::get_if<AnalyzeStep>(&strategy->steps[static_cast<size_t>(step)]);
+}
+
 std::string Summary(const Verdict& verdict) {
   return VerdictToJson(verdict).value("summary", std::string("the contract gate blocks it"));
 }
@@ -769,26 +778,29 @@ void Rollouts::OnMeasured(int64_t id, uint64_t generation, const std::string& ch
                    {{"check", check}});
       return;
   }
-  const Strategy* strategy = StrategyOf(*r);
-  const auto step = static_cast<size_t>(r->progress().step);
-  if (strategy == nullptr || step >= strategy->steps.size()) return;
-  const auto& analyze = std::get<AnalyzeStep>(strategy->steps[step]);
+  const AnalyzeStep* analyze = AnalysisAt(StrategyOf(*r), r->progress().step);
   const TimeMs next = m.at + config.interval.count();
   const TimeMs ends = r->progress().step_ends_at;
   const bool more =
-      (analyze.count > 0 && tally.measurements < analyze.count) || (ends > 0 && next < ends);
+      analyze != nullptr &&
+      ((analyze->count > 0 && tally.measurements < analyze->count) || (ends > 0 && next < ends));
   if (more) AddTimer(std::max(next, clock_.NowMs()), *r, TimerKind::kMeasure, check);
-  MaybeFinishAnalysis(*r);
+  MaybeFinishAnalysis(*r);  // also rolls it back when the analysis is gone
 }
 
 void Rollouts::MaybeFinishAnalysis(Runtime& r) {
-  const Strategy* strategy = StrategyOf(r);
-  const auto step = static_cast<size_t>(r.progress().step);
-  if (strategy == nullptr || step >= strategy->steps.size()) return;
-  const auto& analyze = std::get<AnalyzeStep>(strategy->steps[step]);
+  const AnalyzeStep* analyze = AnalysisAt(StrategyOf(r), r.progress().step);
+  if (analyze == nullptr) {
+    StartRollback(r,
+                  "strategy \"" + r.progress().strategy +
+                      "\" no longer has this analysis as step " +
+                      std::to_string(r.progress().step) + " (the pipelines changed)",
+                  false, kSystem);
+    return;
+  }
   const TimeMs ends = r.progress().step_ends_at;
   if (ends > 0 && clock_.NowMs() < ends) return;
-  const int wanted = std::max(1, analyze.count);
+  const int wanted = std::max(1, analyze->count);
   for (const auto& [check, tally] : r.progress().checks) {
     if (tally.measurements < wanted) return;
   }

@@ -403,5 +403,23 @@ TEST_F(CrashTest, RolloutsInAnEnvironmentRemovedFromThePipelinesFailAtTheRestart
   EXPECT_EQ(Get("/healthz").first, 200);
 }
 
+TEST_F(CrashTest, AnalysisWhoseStepWasReplacedRollsBackAtTheRestart) {
+  ASSERT_NO_FATAL_FAILURE(Register("edited"));
+  const int64_t id = Promote("edited", "1.0.0", "edited");
+  ASSERT_TRUE(ReadJournalUntil([&] { return ReachedStep(id, 1); }));
+  std::string edited = pipelines_;
+  ASSERT_EQ(ReplaceAll(edited, "- analyze: { checks: [health], duration: 1m }", "- pause: 1m"), 1);
+  ASSERT_NO_FATAL_FAILURE(KillAndRestart(edited));
+  ASSERT_TRUE(ReadJournalUntil([&] { return !Finished(id).is_null(); }));
+
+  const json finished = Finished(id);
+  EXPECT_EQ(finished["kind"], "rollout.rolled_back");
+  EXPECT_NE(finished["data"]["reason"].get<std::string>().find("no longer"), std::string::npos)
+      << finished.dump();
+  EXPECT_EQ(Record("edited", "1.0.0"), (std::vector<std::string>{"deploy 0", "weight 10", "restart",
+                                                                 "deploy 10", "rollback 0"}));
+  EXPECT_EQ(Get("/healthz").first, 200);
+}
+
 }  // namespace
 }  // namespace shipd::testing
