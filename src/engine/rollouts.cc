@@ -193,7 +193,10 @@ void Rollouts::Start(Runtime& r, const Actor& actor) {
            {{"previous", previous}, {"reason", "already the stable version"}});
     return;
   }
-  const Strategy* strategy = StrategyOf(r);
+  // Nothing of it ran yet, so it follows the strategy its environment has now: after a restart
+  // with other pipelines, the one it was created with may be gone (and would count as direct).
+  const std::string strategy_name = EnvironmentConfig(r.promotion.environment)->strategy;
+  const Strategy* strategy = &pipelines_.strategies.at(strategy_name);
   const bool direct = strategy == nullptr || strategy->steps.empty();
   Deployment deployment = current;
   deployment.environment = r.promotion.environment;
@@ -207,6 +210,7 @@ void Rollouts::Start(Runtime& r, const Actor& actor) {
       r,
       [&](Promotion& p) {
         p.state = RolloutState::kProgressing;
+        p.progress.strategy = strategy_name;
         p.progress.phase = direct ? "promote" : "deploy";
         p.progress.step = direct ? 0 : -1;
         p.progress.steps = strategy ? static_cast<int>(strategy->steps.size()) : 0;
@@ -218,7 +222,7 @@ void Rollouts::Start(Runtime& r, const Actor& actor) {
       },
       "rollout.started",
       {{"previous", previous},
-       {"strategy", r.progress().strategy},
+       {"strategy", strategy_name},
        {"steps", strategy ? strategy->steps.size() : 0}},
       actor, direct ? std::nullopt : std::optional<Deployment>(deployment));
   if (ok) Continue(r);

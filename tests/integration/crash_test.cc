@@ -421,5 +421,27 @@ TEST_F(CrashTest, AnalysisWhoseStepWasReplacedRollsBackAtTheRestart) {
   EXPECT_EQ(Get("/healthz").first, 200);
 }
 
+TEST_F(CrashTest, RolloutWaitingAcrossARestartFollowsTheStrategyItsEnvironmentHasThen) {
+  ASSERT_NO_FATAL_FAILURE(Register("renamed"));
+  const int64_t running = Promote("renamed", "1.0.0", "hold");
+  const int64_t waiting = Promote("renamed", "2.0.0", "hold");
+  ASSERT_TRUE(ReadJournalUntil([&] { return ReachedStep(running, 1); }));
+  std::string renamed = pipelines_;
+  ASSERT_EQ(ReplaceAll(renamed, "strategy: hold }", "strategy: held }"), 1);
+  ASSERT_EQ(ReplaceAll(renamed, "  hold:\n", "  held:\n"), 1);
+  ASSERT_NO_FATAL_FAILURE(KillAndRestart(renamed));
+  ASSERT_TRUE(ReadJournalUntil([&] { return AllFinished({running, waiting}); }));
+
+  // The running one's strategy is gone: it is rolled back. The waiting one had not started: it
+  // goes through the canary steps of the environment's strategy now, not straight to 100 %.
+  EXPECT_EQ(Finished(running)["kind"], "rollout.rolled_back");
+  EXPECT_EQ(Finished(waiting)["kind"], "rollout.succeeded");
+  const auto started = Events(waiting, "rollout.started");
+  ASSERT_EQ(started.size(), 1u);
+  EXPECT_EQ(started[0]["data"]["strategy"], "held");
+  EXPECT_EQ(Record("renamed", "2.0.0"),
+            (std::vector<std::string>{"restart", "deploy 0", "weight 10", "promote 100"}));
+}
+
 }  // namespace
 }  // namespace shipd::testing
