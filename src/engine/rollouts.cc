@@ -44,6 +44,15 @@ bool IsRollbackPhase(std::string_view phase) { return phase == "rollback" || pha
 
 json TalliesJson(const RolloutProgress& progress) { return ProgressToJson(progress)["checks"]; }
 
+// The analyze step at `step` of `strategy`; null when there is none there any more (the pipelines
+// changed across a restart while a rollout was analysing).
+const AnalyzeStep* AnalysisAt(const Strategy* strategy, int step) {
+  if (strategy == nullptr || step < 0 || static_cast<size_t>(step) >= strategy->steps.size()) {
+    return nullptr;
+  }
+  return std::get_if<AnalyzeStep>(&strategy->steps[static_cast<size_t>(step)]);
+}
+
 std::string Summary(const Verdict& verdict) {
   return VerdictToJson(verdict).value("summary", std::string("the contract gate blocks it"));
 }
@@ -57,6 +66,7 @@ struct Rollouts::Runtime {
   bool op_in_flight = false;
   bool reapply = false;  // after a restart: re-apply the weight before continuing the step
   int measuring = 0;     // measurements of this generation in flight
+  int scheduled = 0;     // measurements of this generation waiting for their timer
 
   int64_t id() const { return promotion.id; }
   RolloutProgress& progress() { return promotion.progress; }
@@ -185,7 +195,10 @@ void Rollouts::Start(Runtime& r, const Actor& actor) {
            {{"previous", previous}, {"reason", "already the stable version"}});
     return;
   }
-  const Strategy* strategy = StrategyOf(r);
+  // Nothing of it ran yet, so it follows the strategy its environment has now: after a restart
+  // with other pipelines, the one it was created with may be gone (and would count as direct).
+  const std::string strategy_name = EnvironmentConfig(r.promotion.environment)->strategy;
+  const Strategy* strategy = &pipelines_.strategies.at(strategy_name);
   const bool direct = strategy == nullptr || strategy->steps.empty();
   Deployment deployment = current;
   deployment.environment = r.promotion.environment;
@@ -199,6 +212,7 @@ void Rollouts::Start(Runtime& r, const Actor& actor) {
       r,
       [&](Promotion& p) {
         p.state = RolloutState::kProgressing;
+        p.progress.strategy = strategy_name;
         p.progress.phase = direct ? "promote" : "deploy";
         p.progress.step = direct ? 0 : -1;
         p.progress.steps = strategy ? static_cast<int>(strategy->steps.size()) : 0;
@@ -210,7 +224,7 @@ void Rollouts::Start(Runtime& r, const Actor& actor) {
       },
       "rollout.started",
       {{"previous", previous},
-       {"strategy", r.progress().strategy},
+       {"strategy", strategy_name},
        {"steps", strategy ? strategy->steps.size() : 0}},
       actor, direct ? std::nullopt : std::optional<Deployment>(deployment));
   if (ok) Continue(r);
@@ -772,30 +786,37 @@ void Rollouts::OnMeasured(int64_t id, uint64_t generation, const std::string& ch
       // Not enough data yet (a canary that just got traffic): judged when the analysis ends.
       break;
   }
-  const Strategy* strategy = StrategyOf(*r);
-  const auto step = static_cast<size_t>(r->progress().step);
-  if (strategy == nullptr || step >= strategy->steps.size()) return;
-  const auto& analyze = std::get<AnalyzeStep>(strategy->steps[step]);
+  const AnalyzeStep* analyze = AnalysisAt(StrategyOf(*r), r->progress().step);
   const TimeMs next = m.at + config.interval.count();
   const TimeMs ends = r->progress().step_ends_at;
   const bool more =
-      (analyze.count > 0 && tally.measurements < analyze.count) || (ends > 0 && next < ends);
+      analyze != nullptr &&
+      ((analyze->count > 0 && tally.measurements < analyze->count) || (ends > 0 && next < ends));
   if (more) {
+    ++r->scheduled;
     AddTimer(std::max(next, clock_.NowMs()), *r, TimerKind::kMeasure, check);
   } else {
-    MaybeFinishAnalysis(*r);  // otherwise the next measurement's result asks again
+    // Otherwise the next measurement's result asks again. Also rolls the rollout back when the
+    // analysis is gone from the strategy.
+    MaybeFinishAnalysis(*r);
   }
 }
 
 void Rollouts::MaybeFinishAnalysis(Runtime& r) {
-  const Strategy* strategy = StrategyOf(r);
-  const auto step = static_cast<size_t>(r.progress().step);
-  if (strategy == nullptr || step >= strategy->steps.size()) return;
-  const auto& analyze = std::get<AnalyzeStep>(strategy->steps[step]);
+  const AnalyzeStep* analyze = AnalysisAt(StrategyOf(r), r.progress().step);
+  if (analyze == nullptr) {
+    StartRollback(r,
+                  "strategy \"" + r.progress().strategy +
+                      "\" no longer has this analysis as step " +
+                      std::to_string(r.progress().step) + " (the pipelines changed)",
+                  false, kSystem);
+    return;
+  }
   const TimeMs ends = r.progress().step_ends_at;
   if (ends > 0 && clock_.NowMs() < ends) return;
-  if (r.measuring > 0) return;  // a measurement started in time counts; its result calls again
-  const int wanted = std::max(1, analyze.count);
+  // A measurement started (or due) in time counts; its result calls again.
+  if (r.measuring > 0 || r.scheduled > 0) return;
+  const int wanted = std::max(1, analyze->count);
   for (const auto& [check, tally] : r.progress().checks) {
     if (tally.measurements < wanted) return;
   }
@@ -862,6 +883,7 @@ void Rollouts::OnWake() {
         if (phase == "analyze") MaybeFinishAnalysis(*r);
         break;
       case TimerKind::kMeasure:
+        --r->scheduled;
         if (progressing && phase == "analyze") Measure(*r, timer.check);
         break;
       case TimerKind::kDeadline:
@@ -913,7 +935,8 @@ bool Rollouts::Commit(Runtime& r, const std::function<void(Promotion&)>& change,
   r.promotion = std::move(next);
   if (new_generation) {
     r.generation = next_generation_++;
-    r.measuring = 0;  // what is in flight belongs to the old generation and is ignored
+    r.measuring = 0;  // what is in flight or scheduled belongs to the old generation: ignored
+    r.scheduled = 0;
   }
   if (deployment) {
     const bool succeeded = r.promotion.state == RolloutState::kSucceeded;
@@ -953,6 +976,7 @@ void Rollouts::Resume(std::vector<Promotion> active) {
   });
   int resumed = 0;
   std::vector<Runtime*> order;
+  std::vector<Runtime*> stranded;  // their environment, or its driver, is gone from the pipelines
   for (auto& promotion : active) {
     auto runtime = std::make_unique<Runtime>();
     runtime->promotion = std::move(promotion);
@@ -961,13 +985,23 @@ void Rollouts::Resume(std::vector<Promotion> active) {
     }
     runtime->generation = next_generation_++;
     Runtime* r = runtime.get();
-    lanes_[r->lane()].push_back(r->id());
     active_.emplace(r->id(), std::move(runtime));
+    if (!CanRun(r->promotion.environment).ok()) {
+      stranded.push_back(r);  // in no lane: finishing it below starts nothing there
+      continue;
+    }
+    lanes_[r->lane()].push_back(r->id());
     order.push_back(r);
   }
   auto started = host_.store().AppendEvents({Event{0, clock_.NowMs(), "system", "engine.started",
                                                    "", json{{"resumed", order.size()}}.dump()}});
   if (started.ok()) host_.PublishEventId(started->back());
+  for (Runtime* r : stranded) {
+    Finish(*r, RolloutState::kFailed, "rollout.failed", kSystem,
+           {{"reason", "cannot continue after the restart: " +
+                           CanRun(r->promotion.environment).error().message() +
+                           " (the pipelines changed)"}});
+  }
 
   for (Runtime* r : order) {
     if (!r->version) {
@@ -993,12 +1027,16 @@ void Rollouts::Resume(std::vector<Promotion> active) {
       }
     }
   }
-  // Lanes whose running rollout finished just before the crash: start the next one.
+  // Lanes whose running rollout finished just before the crash: start the next one. Starting
+  // one may finish it at once (and free it), so from here on rollouts are looked up by id.
+  std::vector<int64_t> ids;
+  for (const Runtime* r : order) ids.push_back(r->id());
   std::vector<Lane> lanes;
-  for (const auto& [lane, ids] : lanes_) lanes.push_back(lane);
+  for (const auto& [lane, queue] : lanes_) lanes.push_back(lane);
   for (const auto& lane : lanes) StartNextInLane(lane);
-  for (Runtime* r : order) {
-    if (Find(r->promotion.id) == r && r->promotion.state == RolloutState::kQueued) Admit(*r);
+  for (const int64_t id : ids) {
+    Runtime* r = Find(id);
+    if (r != nullptr && r->promotion.state == RolloutState::kQueued) Admit(*r);
   }
   spdlog::info("rollouts: {} not finished, {} resumed", order.size(), resumed);
   RestoreEphemeral();

@@ -54,12 +54,8 @@ class DaemonTest : public ::testing::Test {
       if (promotion["finished_at"].is_number() || std::chrono::steady_clock::now() >= deadline) {
         return promotion;
       }
-      if (after == 0) {
-        auto latest = Get("/v1/events?after=0&limit=1000000").second["events"];
-        after = latest.empty() ? 0 : latest.back()["id"].get<int64_t>();
-      }
-      auto events =
-          Get("/v1/events?after=" + std::to_string(after) + "&wait_ms=5000").second["events"];
+      auto events = Get("/v1/events?after=" + std::to_string(after) + "&limit=1000&wait_ms=5000")
+                        .second["events"];
       if (!events.empty()) after = events.back()["id"].get<int64_t>();
     }
   }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace shipd::testing {
@@ -53,6 +54,9 @@ class DaemonProcess {
   int Stop(int signal);
   int Wait();
   bool running() const { return pid_ > 0; }
+
+  // Takes effect at the next Start(), e.g. for a pipelines file the test writes first.
+  void set_pipelines(std::filesystem::path pipelines) { pipelines_ = std::move(pipelines); }
 
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }

@@ -198,7 +198,7 @@ TEST(PipelinesTest, LoadsDemoThatFinishesQuickly) {
   EXPECT_EQ(errors.type, CheckType::kTraffic);
   EXPECT_EQ(errors.max_error_rate, 0.05);
   EXPECT_EQ(errors.interval, seconds(1));
-  EXPECT_EQ(errors.failure_limit, 2);
+  EXPECT_EQ(errors.failure_limit, 1);
 }
 
 // ---- behaviour ----

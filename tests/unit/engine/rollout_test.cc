@@ -414,5 +414,39 @@ TEST_F(RolloutTest, RestartResumesWithTheTimeThatWasLeftAndReappliesTheWeight) {
   EXPECT_TRUE(Journal("engine.started"));
 }
 
+TEST_F(RolloutTest, RestartAfterTheRolloutAheadFinishedFinishesTheOneWaitingBehindIt) {
+  // The same version asked for twice: the second request waits, and finishes at once when it
+  // starts (the version is already stable then).
+  const int64_t first = Promote("1.0.0", "prod");
+  const int64_t second = Promote("1.0.0", "prod");
+  WaitForEvent(second, "rollout.waiting");
+  WaitForStep(first, "approve");
+  engine_.reset();
+  {
+    // What a crash right after the first one's last transaction leaves: it succeeded, the second
+    // was not started yet.
+    auto store = OpenSqliteStore({(dir_ / "shipd.db").string(), ""});
+    ASSERT_TRUE(store.ok()) << store.error().message();
+    auto promotion = (*store)->GetPromotion(first);
+    ASSERT_TRUE(promotion.ok() && promotion->has_value());
+    Promotion p = **promotion;
+    p.state = RolloutState::kSucceeded;
+    p.progress.phase = "done";
+    p.progress.weight = 100;
+    p.finished_at = clock_.NowMs();
+    Deployment live{"prod", "orders", Semver(1, 0, 0), std::nullopt, 0, clock_.NowMs(), {}};
+    Event succeeded{0,
+                    clock_.NowMs(),
+                    "system",
+                    "rollout.succeeded",
+                    "orders@1.0.0",
+                    json{{"promotion", first}, {"environment", "prod"}}.dump()};
+    ASSERT_TRUE((*store)->UpdatePromotion(p, live, {succeeded}).ok());
+  }
+  Start();  // Resume starts the second, which finishes at once (under ASan: no use after free)
+  EXPECT_EQ(WaitForEvent(second, "rollout.succeeded")["reason"], "already the stable version");
+  EXPECT_EQ(Get(second).state, RolloutState::kSucceeded);
+}
+
 }  // namespace
 }  // namespace shipd
