@@ -17,9 +17,10 @@ extern char** environ;
 namespace shipd::testing {
 namespace {
 
-// Forks and execs argv with stdout/stderr connected to the given fds (-1 = inherit).
+// Forks and execs argv with stdout/stderr connected to the given fds (-1 = inherit), in
+// `working_directory` when it is not empty.
 pid_t Spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-            int out_fd, int err_fd) {
+            int out_fd, int err_fd, const std::filesystem::path& working_directory = {}) {
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string entry = *e;
@@ -42,6 +43,7 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::map<std::string, st
     dup2(devnull, STDIN_FILENO);
     if (out_fd >= 0) dup2(out_fd, STDOUT_FILENO);
     if (err_fd >= 0) dup2(err_fd, STDERR_FILENO);
+    if (!working_directory.empty() && chdir(working_directory.c_str()) != 0) _exit(126);
     execve(c_argv[0], c_argv.data(), c_env.data());
     _exit(127);
   }
@@ -123,7 +125,7 @@ bool DaemonProcess::Start(const std::vector<std::string>& extra_args) {
                                    "--pipelines",
                                    pipelines_.string()};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  pid_ = Spawn(argv, {}, fds[1], err_fd);
+  pid_ = Spawn(argv, env_, fds[1], err_fd, working_directory_);
   close(fds[1]);
   close(err_fd);
   stdout_fd_ = fds[0];

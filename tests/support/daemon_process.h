@@ -47,6 +47,13 @@ class DaemonProcess {
   explicit DaemonProcess(std::filesystem::path data_dir, std::filesystem::path pipelines = {});
   ~DaemonProcess();
 
+  // Before Start(): the pipelines to load instead of the constructor's, variables added to (or
+  // overriding) the daemon's environment, and the directory it runs in (default: the test's), which
+  // relative paths in exec commands resolve against.
+  void set_pipelines(std::filesystem::path pipelines) { pipelines_ = std::move(pipelines); }
+  void set_env(std::map<std::string, std::string> env) { env_ = std::move(env); }
+  void set_working_directory(std::filesystem::path dir) { working_directory_ = std::move(dir); }
+
   // Starts shipd on 127.0.0.1:0 and waits for its listening line. Returns false (with the
   // reason in last_error()) when the daemon exits first.
   bool Start(const std::vector<std::string>& extra_args = {});
@@ -73,6 +80,8 @@ class DaemonProcess {
  private:
   std::filesystem::path data_dir_;
   std::filesystem::path pipelines_;
+  std::map<std::string, std::string> env_;
+  std::filesystem::path working_directory_;
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
   int port_ = 0;

@@ -220,6 +220,7 @@ int main(int argc, char** argv) {
   const Options options = *parsed;
   Stats stats(options.error_rate);
   httplib::Server server;
+  server.set_tcp_nodelay(true);  // else kept-alive clients wait for a delayed ACK on each answer
 
   const std::string identity = "\"service\":\"" + JsonEscape(options.name) + "\",\"version\":\"" +
                                JsonEscape(options.version) + "\"";

@@ -3,11 +3,14 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "driver_test_support.h"
 #include "gmock/gmock.h"
@@ -104,6 +107,25 @@ TEST_F(LocalDriverTest, WeightTenSendsExactlyTenOfAHundredRequestsToTheCanary) {
 
   ASSERT_TRUE(driver_->SetWeight(Canary(50)).ok());
   EXPECT_EQ(Send(10), (std::map<std::string, int>{{"3.1.0", 5}, {"3.2.0", 5}}));
+}
+
+// Browsers and load generators keep connections open; the proxy must answer them at once rather
+// than after the client's delayed ACK (about 40 ms with Nagle's algorithm on, for each request).
+TEST_F(LocalDriverTest, KeptAliveConnectionsAreAnsweredWithoutDelay) {
+  ASSERT_TRUE(driver_->Deploy(Canary(10)).ok());
+  httplib::Client client(driver_->Urls("orders", "staging").stable_url);
+  client.set_keep_alive(true);
+  client.set_tcp_nodelay(true);
+  std::vector<double> ms;
+  for (int i = 0; i < 41; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    auto res = client.Get("/");
+    ASSERT_TRUE(res) << httplib::to_string(res.error());
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                     .count());
+  }
+  std::sort(ms.begin(), ms.end());
+  EXPECT_LT(ms[20], 20.0) << "median of 41 requests on one connection, in ms";
 }
 
 TEST_F(LocalDriverTest, CountsTheErrorsOfAFailingCanary) {
