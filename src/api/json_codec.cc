@@ -67,12 +67,17 @@ json DeploymentJson(const Deployment& d) {
           {"stable", d.stable ? json(d.stable->ToString()) : json(nullptr)},
           {"canary", d.canary ? json(d.canary->ToString()) : json(nullptr)},
           {"canary_weight", d.canary_weight},
+          {"previous", d.previous ? json(d.previous->ToString()) : json(nullptr)},
           {"updated_at", d.updated_at}};
 }
 
 json EnvironmentJson(const EnvironmentState& env) {
   json live = json::array();
-  for (const auto& [service, deployment] : env.live) live.push_back(DeploymentJson(deployment));
+  for (const auto& [service, deployment] : env.live) {
+    // A first deployment that was rolled back leaves an empty record: nothing runs there.
+    if (!deployment.stable && !deployment.canary) continue;
+    live.push_back(DeploymentJson(deployment));
+  }
   return {{"name", env.environment.name},
           {"position", env.environment.position},
           {"after", env.environment.after.empty() ? json(nullptr) : json(env.environment.after)},

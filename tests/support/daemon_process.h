@@ -62,9 +62,6 @@ class DaemonProcess {
   int Wait();
   bool running() const { return pid_ > 0; }
 
-  // Takes effect at the next Start(), e.g. for a pipelines file the test writes first.
-  void set_pipelines(std::filesystem::path pipelines) { pipelines_ = std::move(pipelines); }
-
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   const std::string& last_error() const { return last_error_; }
