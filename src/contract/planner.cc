@@ -53,7 +53,7 @@ class Planner {
  public:
   Planner(const EnvironmentIndex& environment, const ProviderCatalog& catalog,
           const ServiceVersions& versions, const GateContext& context)
-      : environment_(environment), catalog_(catalog), versions_(versions), context_(context) {}
+      : environment_(&environment), catalog_(catalog), versions_(versions), context_(context) {}
 
   // Appends to `steps` the promotions `version` needs first (not `version` itself). On failure
   // returns false with `problems` saying why, and `steps` unspecified.
@@ -73,7 +73,7 @@ class Planner {
     for (const Require& require : version->requires_) {
       if (require.optional) continue;
       // The state in which `version` will arrive: after the steps so far, with itself promoted.
-      LiveView view(environment_);
+      LiveView view(*environment_);
       for (const Change& change : steps.changes) Promote(view, change.version);
       Promote(view, version);
       const RequirementCheck check = CheckRequirement(view, require.api, require.range);
@@ -89,7 +89,8 @@ class Planner {
 
   // Appends to `steps` an upgrade, with whatever it needs first, of each live consumer that
   // `broken` (the gate's consumer-broken reasons for promoting `target` after `steps`) names. A
-  // consumer that cannot be upgraded adds to `problems` and is skipped.
+  // consumer that cannot be upgraded adds to `problems` and is skipped. Cost: per broken consumer,
+  // its registered versions newer than the live one, plus the few it tries.
   void UpgradeConsumers(const std::shared_ptr<const Version>& target,
                         const std::vector<Reason>& broken, Steps& steps,
                         std::vector<PlanProblem>& problems) {
@@ -116,16 +117,32 @@ class Planner {
       }
     };
     add(target.get());
-    if (const LiveService* live = environment_.Find(target->service)) {
+    if (const LiveService* live = environment_->Find(target->service)) {
       for (const Version* version : LiveVersions(*live)) add(version);
     }
 
+    // Each consumer is planned against the environment with the steps so far applied, so its
+    // checks and gate evaluations cost what its own steps touch, not the length of the plan.
+    EnvironmentIndex applied = *environment_;
+    auto apply = [&applied](const std::shared_ptr<const Version>& version) {
+      applied = applied.With(AfterPromotion(applied.Find(version->service), version));
+    };
+    for (const Change& change : steps.changes) apply(change.version);
+    const EnvironmentIndex* original = environment_;
+    environment_ = &applied;
     // The target is on the stack: a consumer upgrade that needs it live first is a cycle.
     stack_.push_back(target.get());
     for (const auto& [service, reasons] : consumers) {
-      UpgradeConsumer(target, service, reasons, apis, steps, problems);
+      Steps own;
+      if (!UpgradeConsumer(target, service, reasons, apis, own, problems)) continue;
+      for (size_t i = 0; i < own.changes.size(); ++i) {
+        apply(own.changes[i].version);
+        steps.changes.push_back(std::move(own.changes[i]));
+        steps.reasons.push_back(std::move(own.reasons[i]));
+      }
     }
     stack_.pop_back();
+    environment_ = original;
   }
 
  private:
@@ -138,7 +155,7 @@ class Planner {
       std::optional<Reason> lifecycle;
       const bool in_range = require.range.Satisfies(entry.provide->version);
       if (in_range) {
-        lifecycle = CheckLifecycle(*entry.version, environment_.environment(), context_);
+        lifecycle = CheckLifecycle(*entry.version, environment_->environment(), context_);
         if (!lifecycle) {
           candidates.push_back(entry);
           return candidates.size() < kMaxCandidates;
@@ -218,7 +235,7 @@ class Planner {
                             " (requires " + require.range.text() + ")");
     ChangeSet set;
     set.changes = trial.changes;
-    Verdict verdict = Evaluate(set, environment_, context_);
+    Verdict verdict = Evaluate(set, *environment_, context_);
     if (!verdict.allowed) {
       PlanProblem problem;
       problem.kind = "blocked";
@@ -234,13 +251,13 @@ class Planner {
   }
 
   // Finds a registered version of `service`, newer than the live one, that accepts `target` and
-  // can go before it, and appends it (after what it needs) to `steps`. Returns whether it did;
-  // if not, `problems` says why.
+  // can go before it, and appends it (after what it needs) to `steps`, which start from
+  // `environment_`. Returns whether it did; if not, `problems` says why.
   bool UpgradeConsumer(const std::shared_ptr<const Version>& target, std::string_view service,
                        const std::vector<const Reason*>& reasons,
                        const std::vector<std::string_view>& apis, Steps& steps,
                        std::vector<PlanProblem>& problems) {
-    LiveView now(environment_);
+    LiveView now(*environment_);
     for (const Change& change : steps.changes) Promote(now, change.version);
     const LiveService* live = now.Find(service);
     if (live == nullptr) return true;  // nothing to break; the final gate check has the last word
@@ -270,7 +287,7 @@ class Planner {
       const Refusal refusal = Refuses(target, candidate, apis, now);
       std::optional<Reason> lifecycle;
       if (refusal.require == nullptr) {
-        lifecycle = CheckLifecycle(*candidate, environment_.environment(), context_);
+        lifecycle = CheckLifecycle(*candidate, environment_->environment(), context_);
         if (!lifecycle) {
           if (!Ready(candidate, now)) {
             if (deferred.size() < kMaxCandidates) deferred.push_back(candidate);
@@ -381,7 +398,7 @@ class Planner {
     trial.reasons.push_back(WhyUpgrade(target, *candidate, reasons));
     ChangeSet set;
     set.changes = trial.changes;
-    Verdict verdict = Evaluate(set, environment_, context_);
+    Verdict verdict = Evaluate(set, *environment_, context_);
     if (!verdict.allowed) {
       PlanProblem problem;
       problem.kind = "blocked";
@@ -428,10 +445,12 @@ class Planner {
   }
 
   bool Live(const CatalogEntry& entry) const {
-    return environment_.Find(entry.version->service) != nullptr;
+    return environment_->Find(entry.version->service) != nullptr;
   }
 
-  const EnvironmentIndex& environment_;
+  // What the steps are planned against: the environment, or while consumers are upgraded the
+  // environment with the steps chosen before them applied.
+  const EnvironmentIndex* environment_;
   const ProviderCatalog& catalog_;
   const ServiceVersions& versions_;
   const GateContext& context_;
