@@ -95,17 +95,19 @@ class Planner {
                         const std::vector<Reason>& broken, Steps& steps,
                         std::vector<PlanProblem>& problems) {
     // By consumer service, in name order so that plans do not depend on the index's layout.
-    std::vector<std::pair<std::string_view, std::vector<const Reason*>>> consumers;
+    std::vector<std::pair<std::string_view, const Reason*>> by_service;
     for (const Reason& reason : broken) {
       const std::string_view service = ServiceOf(reason.consumer);
-      if (service == target->service) continue;
-      auto it = std::find_if(consumers.begin(), consumers.end(),
-                             [&](const auto& entry) { return entry.first == service; });
-      if (it == consumers.end()) it = consumers.insert(consumers.end(), {service, {}});
-      it->second.push_back(&reason);
+      if (service != target->service) by_service.emplace_back(service, &reason);
     }
-    std::sort(consumers.begin(), consumers.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::stable_sort(by_service.begin(), by_service.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<std::pair<std::string_view, std::vector<const Reason*>>> consumers;
+    for (const auto& [service, reason] : by_service) {
+      if (consumers.empty() || consumers.back().first != service)
+        consumers.push_back({service, {}});
+      consumers.back().second.push_back(reason);
+    }
 
     // The APIs whose providers the target's promotion changes.
     std::vector<std::string_view> apis;
