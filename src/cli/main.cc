@@ -472,7 +472,8 @@ int Main(int argc, char** argv) {
   });
 
   // plan SERVICE@VERSION --to ENV
-  auto* plan = app.add_subcommand("plan", "what must be promoted first (providers first)");
+  auto* plan =
+      app.add_subcommand("plan", "what must be promoted first (providers, consumer upgrades)");
   std::string plan_ref, plan_env;
   plan->add_option("ref", plan_ref, "SERVICE@VERSION")->required();
   plan->add_option("--to", plan_env, "environment")->required();

@@ -10,6 +10,7 @@
 #include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <thread>
 #include <unordered_map>
 
@@ -347,8 +348,13 @@ class StrandEngine final : public Engine, private RolloutHost {
     if (!resolved.ok()) return resolved.error();
     SnapshotHistory history(*state);
     GateContext context{resolved->environment->lifecycle, clock_.NowMs(), &history, &differ_};
+    const ServiceVersions versions = [&state](std::string_view service) {
+      const ServiceState* entry = state->FindService(service);
+      return entry == nullptr ? std::span<const std::shared_ptr<const Version>>()
+                              : std::span<const std::shared_ptr<const Version>>(entry->versions);
+    };
     return shipd::PlanPromotion(resolved->version, resolved->environment->index, state->catalog,
-                                context, request.override_reason);
+                                versions, context, request.override_reason);
   }
 
   Result<PromotionOutcome> Promote(const PromotionRequest& request, const Actor& actor) override {

@@ -29,6 +29,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -522,6 +523,13 @@ bool MeasureFleet(const Options& options, int versions) {
   // versions; each link needs the next one promoted first (6 steps).
   bool ok = true;
   const VersionPtr& target = fleet.versions[fleet.specs.size() - 1].back();
+  std::unordered_map<std::string_view, size_t> spec_of;  // service name -> index in specs
+  for (size_t i = 0; i < fleet.specs.size(); ++i) spec_of.emplace(fleet.specs[i].name, i);
+  const shipd::ServiceVersions registered = [&](std::string_view service) {
+    auto it = spec_of.find(service);
+    return it == spec_of.end() ? std::span<const VersionPtr>()
+                               : std::span<const VersionPtr>(fleet.versions[it->second]);
+  };
   for (int dense = 0; dense < 2; ++dense) {
     const FakeHistory& history = dense != 0 ? fleet.dense_history : fleet.history;
     const auto plan_contexts = Contexts(history, &differ);
@@ -529,7 +537,7 @@ bool MeasureFleet(const Options& options, int versions) {
     shipd::Plan plan;
     for (int n = 0; n < options.plan_runs + 50; ++n) {
       const auto start = Clock::now();
-      plan = shipd::PlanPromotion(target, fleet.environments[kProd], fleet.catalog,
+      plan = shipd::PlanPromotion(target, fleet.environments[kProd], fleet.catalog, registered,
                                   plan_contexts[kProd]);
       const auto end = Clock::now();
       if (n >= 50) samples.Add(start, end);

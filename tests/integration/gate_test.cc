@@ -2,6 +2,8 @@
 // until the rollout engine lands), graph, and the exit codes CI scripts rely on.
 #include <csignal>
 #include <fstream>
+#include <map>
+#include <string>
 
 #include "integration/fixture.h"
 
@@ -121,6 +123,55 @@ TEST_F(GateTest, MajorBumpStrandingAConsumerIsRefusedWithTheVerdict) {
     recorded |= e["kind"] == "promotion.blocked" && e["subject"] == "orders@4.0.0";
   }
   EXPECT_TRUE(recorded) << journal.dump();
+}
+
+TEST_F(GateTest, MajorBumpStrandingAConsumerIsPlannedWithTheConsumerUpgradeFirst) {
+  PromoteChain("dev");
+  Register("orders", "4.0.0", {{{"api", "orders"}, {"version", "4.0.0"}}},
+           {{{"api", "billing"}, {"range", "^2.1"}}});
+
+  // No version of web accepts orders 4.0.0 yet: no plan, and it says which consumer is stuck.
+  auto none = Ctl({"plan", "orders@4.0.0", "--to", "dev"});
+  EXPECT_EQ(none.exit_code, 1) << none.out << none.err;
+  EXPECT_NE(none.out.find("no plan: orders@4.0.0 cannot go to dev"), std::string::npos) << none.out;
+  EXPECT_NE(none.out.find("no-compatible-consumer: orders@4.0.0 would break web@5.2.0 (requires "
+                          "orders ^3.0) and no registered version of web accepts orders 4.0.0"),
+            std::string::npos)
+      << none.out;
+
+  // web 6.0.0 accepts orders 3.x and 4.x: it can go first, then orders.
+  Register("web", "6.0.0", json::array(), {{{"api", "orders"}, {"range", ">=3.1.0 <5.0.0"}}});
+  EXPECT_EQ(Ctl({"promote", "orders@4.0.0", "--to", "dev"}).exit_code, 1);
+  auto plan = Ctl({"plan", "orders@4.0.0", "--to", "dev"});
+  ASSERT_EQ(plan.exit_code, 0) << plan.out << plan.err;
+  EXPECT_LT(plan.out.find("web@6.0.0"), plan.out.find("orders@4.0.0")) << plan.out;
+  EXPECT_NE(plan.out.find("accepts orders 4.0.0"), std::string::npos) << plan.out;
+
+  auto [status, plan_json] = Get("/v1/plan?service=orders&version=4.0.0&environment=dev");
+  ASSERT_EQ(status, 200);
+  EXPECT_EQ(plan_json["possible"], true) << plan_json.dump(2);
+  ASSERT_EQ(plan_json["steps"].size(), 2u) << plan_json.dump(2);
+  EXPECT_EQ(plan_json["steps"][0]["service"], "web");
+  EXPECT_EQ(plan_json["steps"][0]["version"], "6.0.0");
+  EXPECT_EQ(plan_json["steps"][0]["reason"],
+            "accepts orders 4.0.0 (requires >=3.1.0 <5.0.0); web@5.2.0 does not (requires ^3.0)");
+  EXPECT_EQ(plan_json["steps"][1]["service"], "orders");
+  EXPECT_EQ(plan_json["steps"][1]["reason"], "requested");
+  EXPECT_EQ(plan_json["verdict"]["allowed"], true);
+
+  // Carry the plan out, step by step through the real rollouts.
+  for (const auto& step : plan_json["steps"]) {
+    PromoteOk(step["service"].get<std::string>() + "@" + step["version"].get<std::string>(), "dev");
+  }
+  auto [env_status, env] = Get("/v1/environments/dev");
+  ASSERT_EQ(env_status, 200);
+  std::map<std::string, std::string> stable;
+  for (const auto& d : env["live"]) stable[d["service"]] = d["stable"];
+  EXPECT_EQ(stable["orders"], "4.0.0") << env.dump();
+  EXPECT_EQ(stable["web"], "6.0.0") << env.dump();
+  auto done = Ctl({"plan", "orders@4.0.0", "--to", "dev"});
+  EXPECT_EQ(done.exit_code, 0);
+  EXPECT_NE(done.out.find("already live"), std::string::npos) << done.out;
 }
 
 TEST_F(GateTest, PromotionRecordsLiveVersionAndRollbackTarget) {

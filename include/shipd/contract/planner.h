@@ -1,11 +1,14 @@
 // The planner (ARCHITECTURE.md §3): what must happen before a version can go to an environment.
-// It walks unmet requirements, picks for each the newest eligible provider, recurses, and returns
-// the promotions in dependency order (providers first), checked with the gate step by step.
+// It walks unmet requirements, picks for each the newest eligible provider, recurses, upgrades the
+// live consumers the version would break, and returns the promotions in dependency order
+// (providers first, the requested version last), checked with the gate step by step.
 // A pure function over the indexes; thread-safe when its inputs are.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,19 +24,24 @@ struct PlanStep {
   std::string service;
   Semver version;
   std::string environment;
-  std::string reason;  // "provides orders 4.1.0 for web@6.0.0 (requires ^4.1)", "requested"
+  // "provides orders 4.1.0 for web@6.0.0 (requires ^4.1)", "accepts orders 4.0.0 (requires
+  // >=3.1.0 <5.0.0); web@5.2.0 does not (requires ^3.0)", "requested"
+  std::string reason;
 };
 
 // Why a plan is not possible.
 struct PlanProblem {
-  std::string kind;  // "no-eligible-provider", "cycle", "not-eligible", "blocked", "search-limit"
+  // "no-eligible-provider", "no-compatible-consumer", "cycle", "not-eligible", "blocked",
+  // "search-limit"
+  std::string kind;
   std::string message;
-  std::string version;                  // whose requirement or promotion it is
-  std::string api;                      // no-eligible-provider
-  std::string requires_;                // no-eligible-provider
-  std::vector<std::string> candidates;  // no-eligible-provider: what is registered, and why not
-  std::vector<std::string> cycle;       // cycle: "a@2.0.0", "b@2.0.0", "a@2.0.0"
-  std::vector<Reason> reasons;          // blocked: the gate's reasons
+  std::string version;    // whose requirement or promotion it is; the live consumer it would break
+  std::string api;        // no-eligible-provider, no-compatible-consumer
+  std::string requires_;  // no-eligible-provider, no-compatible-consumer
+  // no-eligible-provider, no-compatible-consumer: what is registered, and why it was not taken
+  std::vector<std::string> candidates;
+  std::vector<std::string> cycle;  // cycle: "a@2.0.0", "b@2.0.0", "a@2.0.0"
+  std::vector<Reason> reasons;     // blocked: the gate's reasons
 };
 
 struct Plan {
@@ -46,11 +54,17 @@ struct Plan {
   Verdict verdict;  // the gate's verdict over `steps` in order (warnings included)
 };
 
-// Eligible providers are those rule 5 lets into the environment (per `context`'s lifecycle and
-// history). `override_reason` applies to the requested version only, never to providers.
+// Every registered version of one service, in ascending semver precedence; empty when none. The
+// planner asks only for the services of the live consumers the requested version would break.
+using ServiceVersions =
+    std::function<std::span<const std::shared_ptr<const Version>>(std::string_view service)>;
+
+// Eligible providers and consumer upgrades are those rule 5 lets into the environment (per
+// `context`'s lifecycle and history). `override_reason` applies to the requested version only.
 Plan PlanPromotion(const std::shared_ptr<const Version>& target,
                    const EnvironmentIndex& environment, const ProviderCatalog& catalog,
-                   const GateContext& context, std::string_view override_reason = {});
+                   const ServiceVersions& versions, const GateContext& context,
+                   std::string_view override_reason = {});
 
 // {"service", "version", "environment", "possible", "steps": [{service, version, environment,
 // reason}], "problems": [{kind, message, ...}], "verdict": {...}}

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -128,6 +129,8 @@ class FakeSpecDiffer final : public SpecDiffer {
 
 struct Scenario {
   std::map<std::string, std::shared_ptr<const Version>> versions;  // by label
+  // By service, ascending: what the planner looks up to upgrade consumers.
+  std::map<std::string, std::vector<std::shared_ptr<const Version>>, std::less<>> by_service;
   EnvironmentIndex environment;
   ProviderCatalog catalog;
   FakeHistory history;
@@ -207,7 +210,14 @@ std::unique_ptr<Scenario> LoadScenario(const YAML::Node& doc) {
   auto scenario = std::make_unique<Scenario>();
   LoadVersions(doc["versions"], *scenario);
   std::vector<std::shared_ptr<const Version>> all;
-  for (const auto& [label, version] : scenario->versions) all.push_back(version);
+  for (const auto& [label, version] : scenario->versions) {
+    all.push_back(version);
+    scenario->by_service[version->service].push_back(version);
+  }
+  for (auto& [service, versions] : scenario->by_service) {
+    std::sort(versions.begin(), versions.end(),
+              [](const auto& a, const auto& b) { return a->version < b->version; });
+  }
   scenario->catalog = ProviderCatalog::Build(all);
   LoadEnvironment(doc["environment"] ? doc["environment"] : YAML::Node(YAML::NodeType::Map),
                   *scenario);
@@ -331,9 +341,15 @@ TEST_P(ContractScenario, MatchesExpectation) {
 
     if (doc["plan"]) {
       const YAML::Node& plan_node = doc["plan"];
+      const ServiceVersions versions = [&](std::string_view service) {
+        auto it = scenario->by_service.find(service);
+        return it == scenario->by_service.end()
+                   ? std::span<const std::shared_ptr<const Version>>()
+                   : std::span<const std::shared_ptr<const Version>>(it->second);
+      };
       const Plan plan = PlanPromotion(scenario->Get(plan_node["target"].as<std::string>()),
-                                      scenario->environment, scenario->catalog, scenario->context,
-                                      plan_node["override"].as<std::string>(""));
+                                      scenario->environment, scenario->catalog, versions,
+                                      scenario->context, plan_node["override"].as<std::string>(""));
       const nlohmann::json json = PlanToJson(plan);
       if (Dump()) std::cout << GetParam() << " plan:\n" << json.dump(2) << "\n";
       const YAML::Node& expect = plan_node["expect"];
@@ -345,6 +361,11 @@ TEST_P(ContractScenario, MatchesExpectation) {
           steps.push_back(step.service + "@" + step.version.ToString());
         }
         EXPECT_EQ(steps, expect["steps"].as<std::vector<std::string>>()) << json.dump(2);
+      }
+      if (expect["why"]) {
+        std::vector<std::string> why;
+        for (const PlanStep& step : plan.steps) why.push_back(step.reason);
+        EXPECT_EQ(why, expect["why"].as<std::vector<std::string>>()) << json.dump(2);
       }
       if (expect["problems"]) ExpectEntries(json["problems"], expect["problems"], "problems");
     }
