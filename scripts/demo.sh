@@ -87,11 +87,13 @@ shipctl api diff deploy/demo/orders/api/openapi.yaml deploy/demo/orders-3.2-dish
 say "orders 4.0.0 is a major release of the orders API: promoting it would break web@5.2.0"
 shipctl version register orders@4.0.0 -f deploy/demo/orders-4/ship.yaml
 shipctl promote orders@4.0.0 --to dev || echo "(exit code $?: blocked, nothing changed)"
-say "the plan that fixes it: web 6.0.0 accepts orders 3.1 and 4.x, so it goes first"
+say "web 6.0.0 accepts orders 3.1 and 4.x; with it registered, the plan upgrades web first"
 shipctl version register web@6.0.0 -f deploy/demo/web-6/ship.yaml
-shipctl plan orders@4.0.0 --to dev || true
-shipctl promote web@6.0.0 --to dev --wait
-shipctl promote orders@4.0.0 --to dev --wait
+shipctl plan orders@4.0.0 --to dev
+say "carrying the plan out, step by step"
+for step in $("$bin/shipctl" plan orders@4.0.0 --to dev | awk 'NR > 1 { print $2 }'); do
+  shipctl promote "$step" --to dev --wait
+done
 say "...and orders 4.0.0 may not skip staging on its way to prod"
 shipctl can-i-deploy orders@4.0.0 --to prod || echo "(exit code $?)"
 
