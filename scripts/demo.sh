@@ -91,7 +91,7 @@ say "web 6.0.0 accepts orders 3.1 and 4.x; with it registered, the plan upgrades
 shipctl version register web@6.0.0 -f deploy/demo/web-6/ship.yaml
 shipctl plan orders@4.0.0 --to dev
 say "carrying the plan out, step by step"
-for step in $("$bin/shipctl" plan orders@4.0.0 --to dev | awk 'NR > 1 { print $2 }'); do
+for step in $("$bin/shipctl" plan orders@4.0.0 --to dev | awk 'NR > 1 && $1 ~ /^[0-9]+$/ { print $2 }'); do
   shipctl promote "$step" --to dev --wait
 done
 say "...and orders 4.0.0 may not skip staging on its way to prod"
@@ -117,7 +117,7 @@ demo-traffic keeps sending requests (pid $(cat "$data/traffic.pid"), log $data/t
 Try:
   export SHIP_SERVER=$SHIP_SERVER SHIP_TOKEN=$ci
   $bin/shipctl status
-  $bin/shipctl promote orders@4.0.0 --to staging --wait
+  $bin/shipctl plan orders@4.0.0 --to staging          # then promote each step with --wait
   $bin/shipctl rollout get 1
   $bin/shipctl plan web@6.0.0 --to prod
   $bin/shipctl graph --env dev --format dot
