@@ -19,7 +19,6 @@
 #include "event_stream.h"
 #include "json_codec.h"
 #include "metrics.h"
-#include "shipd/api/auth.h"
 #include "shipd/common/sha256.h"
 #include "shipd/common/yaml_json.h"
 #include "shipd/contract/graph.h"
@@ -27,6 +26,7 @@
 #include "shipd/contract/verdict.h"
 #include "shipd/git/tag_event.h"
 #include "shipd/model/manifest.h"
+#include "shipd/model/permissions.h"
 
 namespace shipd {
 namespace {
@@ -50,7 +50,8 @@ struct Reply {
 
 struct Caller {
   std::string token_name;
-  std::string role;
+  std::vector<std::string> roles;
+  std::vector<std::string> permissions;  // of all its roles
   Actor actor;
 };
 
@@ -738,11 +739,10 @@ class HttplibApiServer final : public ApiServer {
   static constexpr std::string_view kDecidedByRoute = "(decided by the route)";
 
   static Status Require(const Caller& caller, const std::string& permission) {
-    const auto* granted = PermissionsOfRole(caller.role);
-    if (granted == nullptr || !Grants(*granted, permission)) {
-      return Error(ErrorCode::kPermissionDenied, "token \"" + caller.token_name + "\" (role " +
-                                                     caller.role + ") lacks permission \"" +
-                                                     permission + "\"");
+    if (!Grants(caller.permissions, permission)) {
+      return Error(ErrorCode::kPermissionDenied, "token \"" + caller.token_name + "\" (roles " +
+                                                     JoinRoles(caller.roles) +
+                                                     ") lacks permission \"" + permission + "\"");
     }
     return Ok();
   }
@@ -764,7 +764,8 @@ class HttplibApiServer final : public ApiServer {
     if (!token.ok()) return token.error();
     if (!token->has_value()) return Error(ErrorCode::kUnauthenticated, "invalid token");
     caller.token_name = (*token)->name;
-    caller.role = (*token)->role;
+    caller.roles = SplitRoles((*token)->role);
+    caller.permissions = PermissionsOf(options_.roles, caller.roles);
     caller.actor.name = (*token)->name;
     if (permission == kDecidedByRoute) return Ok();
     return Require(caller, permission);

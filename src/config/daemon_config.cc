@@ -107,6 +107,38 @@ Result<std::vector<RepositoryConfig>> LoadRepositories(const std::filesystem::pa
   return out;
 }
 
+// roles: { ROLE: [PERMISSION, ...] }, added to the built-in roles (a built-in name redefines it).
+Status LoadRoles(const std::filesystem::path& file, const YAML::Node& node, RoleTable& roles) {
+  if (node.IsNull()) return Ok();
+  if (!node.IsMap()) {
+    return At(file, node.Mark(), "roles must map role names to lists of permissions");
+  }
+  for (const auto& item : node) {
+    const auto name = item.first.as<std::string>();
+    if (auto valid = ValidateName("role", name); !valid.ok()) {
+      return At(file, item.first.Mark(), valid.error().message());
+    }
+    const YAML::Node list = item.second;
+    if (!list.IsSequence() && !list.IsNull()) {
+      return At(file, list.Mark(),
+                "role \"" + name + "\" must be a list of permissions, e.g. [read, promote:prod]");
+    }
+    std::vector<std::string> permissions;
+    for (const auto& entry : list) {
+      if (!entry.IsScalar()) {
+        return At(file, entry.Mark(), "role \"" + name + "\": a permission must be a scalar");
+      }
+      const auto permission = entry.as<std::string>();
+      if (auto valid = ValidatePermission(permission); !valid.ok()) {
+        return At(file, entry.Mark(), "role \"" + name + "\": " + valid.error().message());
+      }
+      permissions.push_back(permission);
+    }
+    roles[name] = std::move(permissions);
+  }
+  return Ok();
+}
+
 }  // namespace
 
 Result<std::pair<std::string, int>> ParseListenAddress(const std::string& listen) {
@@ -153,6 +185,12 @@ Result<DaemonConfig> LoadDaemonConfig(const std::filesystem::path& file) {
         config.repositories = std::move(repositories).value();
         continue;
       }
+      if (key == "roles") {
+        if (auto loaded = LoadRoles(file, value, config.roles); !loaded.ok()) {
+          return loaded.error();
+        }
+        continue;
+      }
       if (!value.IsScalar()) return At(file, value.Mark(), "\"" + key + "\" must be a scalar");
       if (key == "listen") {
         config.listen = value.as<std::string>();
@@ -179,7 +217,7 @@ Result<DaemonConfig> LoadDaemonConfig(const std::filesystem::path& file) {
         return At(file, item.first.Mark(),
                   "unknown key \"" + key +
                       "\" (known: listen, data, pipelines, log_format, log_level, "
-                      "max_body_bytes, http_threads, repositories)");
+                      "max_body_bytes, http_threads, repositories, roles)");
       }
     }
   } catch (const YAML::Exception& e) {

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -14,7 +15,6 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "shipd/api/auth.h"
 #include "shipd/api/server.h"
 #include "shipd/checks/health_check.h"
 #include "shipd/common/clock.h"
@@ -26,6 +26,7 @@
 #include "shipd/drivers/deploy_driver.h"
 #include "shipd/engine/engine.h"
 #include "shipd/engine/tag_ingestor.h"
+#include "shipd/model/permissions.h"
 #include "shipd/store/store.h"
 
 namespace shipd {
@@ -71,8 +72,18 @@ Result<std::unique_ptr<Store>> OpenStore(const DaemonConfig& config) {
   return OpenSqliteStore({config.DatabasePath().string(), ""});
 }
 
-int CreateToken(const DaemonConfig& config, const std::string& name, const std::string& role) {
-  if (auto valid = ValidateRole(role); !valid.ok()) {
+// `role_args` are --role values, each one role or a comma list; the token carries them all. The
+// roles are checked against the built-in ones and those of shipd.yaml (when --config is given).
+int CreateToken(const DaemonConfig& config, const std::string& name,
+                const std::vector<std::string>& role_args) {
+  std::vector<std::string> roles;
+  for (const auto& arg : role_args) {
+    for (auto& role : SplitRoles(arg)) {
+      if (std::find(roles.begin(), roles.end(), role) == roles.end()) roles.push_back(role);
+    }
+  }
+  const std::string role = JoinRoles(roles);
+  if (auto valid = ValidateRoleNames(config.roles, roles); !valid.ok()) {
     std::cerr << "shipd: " << valid.error().message() << "\n";
     return kExitUsage;
   }
@@ -88,8 +99,8 @@ int CreateToken(const DaemonConfig& config, const std::string& name, const std::
   const std::string token = "shipd_" + RandomHex(24);
   SystemClock clock;
   TokenRecord record{name, Sha256Hex(token), role, clock.NowMs()};
-  Event event{
-      0, record.created_at, "cli", "token.created", name, nlohmann::json{{"role", role}}.dump()};
+  const std::string data = nlohmann::json{{"role", role}, {"roles", roles}}.dump();
+  Event event{0, record.created_at, "cli", "token.created", name, data};
   if (auto status = (*store)->InsertToken(record, {event}); !status.ok()) {
     std::cerr << "shipd: " << status.error().message() << "\n";
     return kExitError;
@@ -173,8 +184,11 @@ int Serve(const DaemonConfig& config) {
     ingestor = StartTagIngestor(**engine, config.repositories, config.data_dir / "mirrors");
     spdlog::info("{} repositories mapped for tag webhooks", config.repositories.size());
   }
-  auto api =
-      MakeApiServer(**engine, clock, {config.max_body_bytes, config.http_threads}, ingestor.get());
+  ApiOptions api_options;
+  api_options.max_body_bytes = config.max_body_bytes;
+  api_options.threads = config.http_threads;
+  api_options.roles = config.roles;
+  auto api = MakeApiServer(**engine, clock, api_options, ingestor.get());
   auto port = api->Bind(listen->first, listen->second);
   if (!port.ok()) {
     std::cerr << "shipd: " << port.error().message() << std::endl;
@@ -225,9 +239,14 @@ int main(int argc, char** argv) {
 
   auto* token = app.add_subcommand("token", "manage API tokens");
   auto* create = token->add_subcommand("create", "create a token and print it once");
-  std::string token_name, token_role;
+  std::string token_name;
+  std::vector<std::string> token_roles;
   create->add_option("name", token_name, "token name (shown in the audit log)")->required();
-  create->add_option("--role", token_role, "admin, deployer or viewer")->required();
+  create
+      ->add_option("--role", token_roles,
+                   "admin, deployer, viewer or a role of shipd.yaml; repeat it or give a comma "
+                   "list for several")
+      ->required();
   token->require_subcommand(1);
 
   CLI11_PARSE(app, argc, argv);
@@ -248,6 +267,6 @@ int main(int argc, char** argv) {
   if (!log_level.empty()) config.log_level = log_level;
 
   shipd::SetUpLogging(config);
-  if (*create) return shipd::CreateToken(config, token_name, token_role);
+  if (*create) return shipd::CreateToken(config, token_name, token_roles);
   return shipd::Serve(config);
 }

@@ -1,6 +1,6 @@
 // ApiServer: the REST API v1 (ARCHITECTURE.md §5) over cpp-httplib. Routes read the engine's
 // current snapshot or send commands to it; every route but /healthz, /readyz and the webhooks
-// needs a bearer token whose role grants the route's permission.
+// needs a bearer token whose roles grant the route's permission (docs/security.md).
 // Bind() then Run() on one thread; Stop() from any thread.
 #pragma once
 
@@ -12,12 +12,14 @@
 #include "shipd/common/result.h"
 #include "shipd/engine/engine.h"
 #include "shipd/engine/tag_ingestor.h"
+#include "shipd/model/permissions.h"
 
 namespace shipd {
 
 struct ApiOptions {
   size_t max_body_bytes = 1024 * 1024;
   int threads = 32;  // at most a quarter serve event streams (GET /v1/events/stream)
+  RoleTable roles = BuiltinRoles();  // what the roles tokens carry grant
 };
 
 class ApiServer {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "shipd/common/result.h"
+#include "shipd/model/permissions.h"
 
 namespace shipd {
 
@@ -32,6 +33,7 @@ struct DaemonConfig {
   size_t max_body_bytes = 1024 * 1024;            // larger request bodies get 413
   int http_threads = 32;  // a keep-alive connection or an event stream holds a thread
   std::vector<RepositoryConfig> repositories;
+  RoleTable roles = BuiltinRoles();  // roles: in shipd.yaml adds to or redefines these
 
   std::filesystem::path DatabasePath() const { return data_dir / "shipd.db"; }
 };

@@ -63,6 +63,16 @@ TEST_F(DaemonConfigTest, ErrorsNameFileLineAndColumn) {
       {"repositories:\n  orders: {url: /srv/o.git, poll_interval: often}\n", "often"},
       {"repositories:\n  Orders: {url: /srv/o.git}\n", "invalid service name \"Orders\""},
       {"repositories:\n  orders: {url: /srv/o.git, brnach: main}\n", "unknown key \"brnach\""},
+      {"roles:\n  release-manager: [read, deploy:prod]\n",
+       "shipd.yaml:2:27: role \"release-manager\": invalid permission \"deploy:prod\": unknown "
+       "verb \"deploy\""},
+      {"roles:\n  auditor: [read:prod]\n",
+       "shipd.yaml:2:13: role \"auditor\": invalid permission "
+       "\"read:prod\": read takes no environment"},
+      {"roles:\n  ops:\n    - promote\n", "shipd.yaml:3:7: role \"ops\": invalid permission"},
+      {"roles:\n  Ops: [read]\n", "shipd.yaml:2:3: invalid role name \"Ops\""},
+      {"roles:\n  ops: read\n", "shipd.yaml:2:8: role \"ops\" must be a list of permissions"},
+      {"roles: [read]\n", "roles must map role names to lists of permissions"},
   };
   for (const auto& c : cases) {
     auto config = Load(c.text);
@@ -70,6 +80,28 @@ TEST_F(DaemonConfigTest, ErrorsNameFileLineAndColumn) {
     EXPECT_NE(config.error().message().find(c.expected), std::string::npos)
         << "expected \"" << c.expected << "\" in: " << config.error().message();
   }
+}
+
+TEST_F(DaemonConfigTest, RolesAddToAndRedefineTheBuiltinRoles) {
+  auto config = Load(R"(roles:
+  release-manager: [read, approve:prod, promote:prod]
+  viewer: [read, train:*]
+  nobody: []
+)");
+  ASSERT_TRUE(config.ok()) << config.error().message();
+  const RoleTable& roles = config->roles;
+  EXPECT_EQ(roles.at("release-manager"),
+            (std::vector<std::string>{"read", "approve:prod", "promote:prod"}));
+  EXPECT_EQ(roles.at("viewer"), (std::vector<std::string>{"read", "train:*"}));
+  EXPECT_TRUE(roles.at("nobody").empty());
+  EXPECT_EQ(roles.at("admin"), BuiltinRoles().at("admin"));
+  EXPECT_EQ(roles.at("deployer"), BuiltinRoles().at("deployer"));
+}
+
+TEST_F(DaemonConfigTest, WithoutRolesTheBuiltinRolesApply) {
+  auto config = Load("listen: 127.0.0.1:0\n");
+  ASSERT_TRUE(config.ok()) << config.error().message();
+  EXPECT_EQ(config->roles, BuiltinRoles());
 }
 
 TEST_F(DaemonConfigTest, RepositoriesReadSecretsFromEnvironmentOrFile) {
