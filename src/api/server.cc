@@ -177,6 +177,14 @@ class HttplibApiServer final : public ApiServer {
       auto state = engine_.Snapshot();
       return Reply{200, {{"status", "ready"}, {"last_event_id", state->last_event_id}}};
     });
+    // Any valid token may ask what it may do; the answer is only about itself.
+    Get("/v1/whoami", "/v1/whoami", std::string(kAnyToken),
+        [](const auto&, const Caller& caller) -> Result<Reply> {
+          return Reply{200,
+                       {{"token", caller.token_name},
+                        {"roles", caller.roles},
+                        {"permissions", caller.permissions}}};
+        });
     Get("/metrics", "/metrics", "read", [this](const auto&, const auto&) -> Result<Reply> {
       return Reply::Text(RenderMetrics(), "text/plain; version=0.0.4");
     });
@@ -737,6 +745,8 @@ class HttplibApiServer final : public ApiServer {
   // Routes whose permission depends on the request (promote:ENV) authenticate in the wrapper
   // and check the permission themselves with Require().
   static constexpr std::string_view kDecidedByRoute = "(decided by the route)";
+  // Routes that only need a valid token (GET /v1/whoami).
+  static constexpr std::string_view kAnyToken = "(any valid token)";
 
   static Status Require(const Caller& caller, const std::string& permission) {
     if (!Grants(caller.permissions, permission)) {
@@ -767,7 +777,7 @@ class HttplibApiServer final : public ApiServer {
     caller.roles = SplitRoles((*token)->role);
     caller.permissions = PermissionsOf(options_.roles, caller.roles);
     caller.actor.name = (*token)->name;
-    if (permission == kDecidedByRoute) return Ok();
+    if (permission == kDecidedByRoute || permission == kAnyToken) return Ok();
     return Require(caller, permission);
   }
 

@@ -795,6 +795,22 @@ int Main(int argc, char** argv) {
     table.Print(std::cout);
   });
 
+  // whoami
+  auto* whoami = app.add_subcommand("whoami", "the token in use, its roles and what they permit");
+  whoami->callback([&] {
+    auto reply = Call(api().Get("/v1/whoami"), &exit_code);
+    if (!reply) return;
+    if (globals.json()) return PrintJson(*reply);
+    auto join = [](const json& list) {
+      std::string text;
+      for (const auto& item : list) text += (text.empty() ? "" : ", ") + item.get<std::string>();
+      return text.empty() ? std::string("-") : text;
+    };
+    Table table({"TOKEN", "ROLES", "PERMISSIONS"});
+    table.AddRow({(*reply)["token"], join((*reply)["roles"]), join((*reply)["permissions"])});
+    table.Print(std::cout);
+  });
+
   // events
   auto* events = app.add_subcommand("events", "the journal of everything that happened");
   int64_t after = 0;

@@ -175,9 +175,14 @@ int DaemonProcess::Wait() {
 
 std::string DaemonProcess::StderrLog() const { return ReadFileText(data_dir_ / "shipd.stderr"); }
 
-std::string DaemonProcess::CreateToken(const std::string& name, const std::string& role) const {
-  auto result = RunCommand({(BinDir() / "shipd").string(), "--data", data_dir_.string(), "token",
-                            "create", name, "--role", role});
+std::string DaemonProcess::CreateToken(const std::string& name, const std::string& role,
+                                       const std::vector<std::string>& extra_args) const {
+  std::vector<std::string> argv = {(BinDir() / "shipd").string(), "--data", data_dir_.string()};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  for (const auto& arg : {"token", "create", name.c_str(), "--role", role.c_str()}) {
+    argv.emplace_back(arg);
+  }
+  auto result = RunCommand(argv);
   if (result.exit_code != 0) {
     throw std::runtime_error("shipd token create failed: " + result.err);
   }

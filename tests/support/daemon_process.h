@@ -68,8 +68,10 @@ class DaemonProcess {
   std::string StderrLog() const;
   const std::filesystem::path& data_dir() const { return data_dir_; }
 
-  // Creates a token with `shipd token create` against this data directory.
-  std::string CreateToken(const std::string& name, const std::string& role) const;
+  // Creates a token with `shipd token create` against this data directory; `extra_args` go
+  // before the subcommand (e.g. --config shipd.yaml).
+  std::string CreateToken(const std::string& name, const std::string& role,
+                          const std::vector<std::string>& extra_args = {}) const;
   std::unique_ptr<httplib::Client> Client(const std::string& token = "") const;
   // Runs shipctl against this daemon.
   CommandResult Shipctl(const std::vector<std::string>& args, const std::string& token) const;
