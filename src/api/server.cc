@@ -716,7 +716,14 @@ class HttplibApiServer final : public ApiServer {
       for (const Hold& hold : engine_.ActiveHolds()) {
         if (hold.IsFreeze()) freezes.push_back(HoldJson(hold));
       }
-      return Reply{200, {{"freezes", std::move(freezes)}}};
+      json in_force = json::array();
+      for (const auto& [environment, freeze] : engine_.FreezesInForce()) {
+        in_force.push_back({{"environment", environment},
+                            {"from", FormatUtc(freeze.from_ms)},
+                            {"until", FormatUtc(freeze.until_ms)},
+                            {"reason", freeze.reason}});
+      }
+      return Reply{200, {{"freezes", std::move(freezes)}, {"in_force", std::move(in_force)}}};
     });
     Post("/v1/freezes", "/v1/freezes", std::string(kDecidedByRoute),
          [this](const httplib::Request& req, const Caller& caller) -> Result<Reply> {

@@ -166,7 +166,8 @@ std::optional<int64_t> ParseDurationMs(const std::string& text) {
 }
 
 // One line per reason or warning, for people.
-// The locks and ad-hoc freezes in force, after the status table; nothing when there are none.
+// The locks and the freezes in force (windows and ad-hoc), after the status table; nothing when
+// there are none.
 void PrintHolds(ApiClient& api, int* exit_code) {
   auto locks = Call(api.Get("/v1/locks"), exit_code);
   auto freezes = Call(api.Get("/v1/freezes"), exit_code);
@@ -183,11 +184,11 @@ void PrintHolds(ApiClient& api, int* exit_code) {
     }
     table.Print(std::cout);
   }
-  if (!(*freezes)["freezes"].empty()) {
+  if (!(*freezes)["in_force"].empty()) {
     std::cout << "\n";
-    Table table({"FROZEN", "OWNER", "UNTIL", "REASON"});
-    for (const auto& f : (*freezes)["freezes"]) {
-      table.AddRow({f["environment"], f["owner"], until(f["until"]), f["reason"]});
+    Table table({"FROZEN", "UNTIL", "REASON"});
+    for (const auto& f : (*freezes)["in_force"]) {
+      table.AddRow({f["environment"], f["until"], f["reason"]});
     }
     table.Print(std::cout);
   }

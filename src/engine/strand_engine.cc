@@ -499,6 +499,19 @@ class StrandEngine final : public Engine, private RolloutHost {
     return active;
   }
 
+  std::vector<std::pair<std::string, FreezeSpan>> FreezesInForce() const override {
+    auto state = Snapshot();
+    const TimeMs now = clock_.NowMs();
+    std::vector<std::pair<std::string, FreezeSpan>> frozen;
+    for (const auto& env : state->environments) {
+      const std::string& name = env->environment.name;
+      if (auto freeze = FreezeInForce(*state, pipelines_.FindEnvironment(name), name, now)) {
+        frozen.emplace_back(name, std::move(*freeze));
+      }
+    }
+    return frozen;
+  }
+
   Endpoints Urls(std::string_view service, std::string_view environment) const override {
     return rollouts_->Urls(service, environment);
   }

@@ -81,6 +81,7 @@ TEST_F(HoldsTest, AdHocFreezeRefusesPromotionWith409UntilUnfrozen) {
   EXPECT_EQ(listed[0]["owner"], "ci");
   auto status = daemon_.Shipctl({"status"}, viewer_);
   EXPECT_NE(status.out.find("FROZEN"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("frozen by ci: release party"), std::string::npos) << status.out;
 
   ASSERT_EQ(daemon_.Shipctl({"unfreeze", "dev"}, deployer_).exit_code, 0);
   EXPECT_EQ(PromoteWeb("dev").first, 201);
@@ -100,6 +101,44 @@ TEST_F(HoldsTest, BadHoldsAreRefused) {
   auto removed = client->Delete("/v1/freezes/dev");
   ASSERT_TRUE(removed);
   EXPECT_EQ(removed->status, 404);
+}
+
+class FrozenPipelinesTest : public DaemonTest {
+ protected:
+  FrozenPipelinesTest()
+      : DaemonTest(SourceDir() / "tests" / "data" / "pipelines" / "frozen.yaml") {}
+  void SetUp() override {
+    DaemonTest::SetUp();
+    ASSERT_EQ(Post("/v1/services", {{"name", "web"}}).first, 201);
+    ASSERT_EQ(Post("/v1/services/web/versions",
+                   {{"version", "1.0.0"}, {"artifact", "registry.example.com/web:1.0.0"}})
+                  .first,
+              201);
+  }
+};
+
+TEST_F(FrozenPipelinesTest, AWindowRefusesOrMakesTheRolloutWaitAndStatusShowsIt) {
+  auto [code, body] =
+      Post("/v1/promotions", {{"service", "web"}, {"version", "1.0.0"}, {"environment", "prod"}});
+  EXPECT_EQ(code, 409);
+  const std::string message = body["error"]["message"];
+  EXPECT_EQ(message.rfind("prod is frozen until ", 0), 0u) << message;
+  EXPECT_NE(message.find(": always"), std::string::npos) << message;
+
+  auto [waiting_code, waiting] = Post(
+      "/v1/promotions", {{"service", "web"}, {"version", "1.0.0"}, {"environment", "staging"}});
+  ASSERT_EQ(waiting_code, 201) << waiting;
+  auto promotion = Get("/v1/promotions/" + std::to_string(waiting["id"].get<int64_t>())).second;
+  EXPECT_EQ(promotion["state"], "waiting");
+  EXPECT_EQ(promotion["progress"]["phase"], "frozen");
+
+  auto in_force = Get("/v1/freezes").second["in_force"];
+  ASSERT_EQ(in_force.size(), 2u) << in_force;
+  EXPECT_EQ(in_force[0]["environment"], "staging");
+  EXPECT_EQ(in_force[1]["environment"], "prod");
+  auto status = daemon_.Shipctl({"status"}, viewer_);
+  EXPECT_NE(status.out.find("FROZEN"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("always"), std::string::npos) << status.out;
 }
 
 }  // namespace

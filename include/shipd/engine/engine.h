@@ -15,6 +15,7 @@
 #include "shipd/checks/health_check.h"
 #include "shipd/common/clock.h"
 #include "shipd/common/result.h"
+#include "shipd/config/freeze.h"
 #include "shipd/config/pipelines.h"
 #include "shipd/contract/gate.h"
 #include "shipd/contract/index.h"
@@ -160,6 +161,9 @@ class Engine {
                             const Actor& actor) = 0;
   // The holds in force now (not expired), by environment then service.
   virtual std::vector<Hold> ActiveHolds() const = 0;
+  // Per frozen environment (pipeline order), the freeze in force now: its windows and its
+  // ad-hoc freeze, the one that ends last.
+  virtual std::vector<std::pair<std::string, FreezeSpan>> FreezesInForce() const = 0;
   // Where checks and people reach a service in an environment (the driver's answer).
   virtual Endpoints Urls(std::string_view service, std::string_view environment) const = 0;
 
