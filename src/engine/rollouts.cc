@@ -179,8 +179,10 @@ void Rollouts::Admit(Runtime& r) {
 void Rollouts::Start(Runtime& r, const Actor& actor) {
   const Deployment current = CurrentDeployment(r.promotion.service, r.promotion.environment);
   const std::string previous = current.stable ? current.stable->ToString() : "";
-  if (r.progress().phase == "queued" && r.progress().behind != 0) {
-    // It waited: the world may have changed since the request was judged.
+  if ((r.progress().phase == "queued" && r.progress().behind != 0) ||
+      r.progress().phase == "frozen") {
+    // It waited (behind another rollout, or for a freeze to end): the world may have changed
+    // since the request was judged.
     auto state = host_.Snapshot();
     const EnvironmentState* env = state->FindEnvironment(r.promotion.environment);
     Verdict verdict = host_.Evaluate(*state, r.version, *env, ChangeKind::kPromote, 0,
