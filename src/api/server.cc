@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "shipd/common/sha256.h"
 #include "shipd/common/yaml_json.h"
+#include "shipd/config/freeze.h"
 #include "shipd/contract/graph.h"
 #include "shipd/contract/planner.h"
 #include "shipd/contract/verdict.h"
@@ -403,6 +404,7 @@ class HttplibApiServer final : public ApiServer {
                                    std::string(RolloutStateName(outcome->promotion->state)));
            return Reply{201, PromotionJson(*outcome->promotion)};
          });
+    RegisterHoldRoutes();
     Get("/v1/promotions", "/v1/promotions", "read",
         [this](const httplib::Request& req, const Caller&) -> Result<Reply> {
           PromotionFilter filter;
@@ -690,11 +692,139 @@ class HttplibApiServer final : public ApiServer {
   // A quarter of the threads at most, so open streams cannot starve the other requests.
   int MaxStreams() const { return std::max(1, options_.threads / 4); }
 
+  // Locks and ad-hoc freezes (docs/governance.md). Setting or removing a lock needs lock:ENV,
+  // a freeze freeze:ENV (docs/security.md).
+  void RegisterHoldRoutes() {
+    Get("/v1/locks", "/v1/locks", "read", [this](const auto&, const auto&) -> Result<Reply> {
+      json locks = json::array();
+      for (const Hold& hold : engine_.ActiveHolds()) {
+        if (!hold.IsFreeze()) locks.push_back(HoldJson(hold));
+      }
+      return Reply{200, {{"locks", std::move(locks)}}};
+    });
+    Post("/v1/locks", "/v1/locks", std::string(kDecidedByRoute),
+         [this](const httplib::Request& req, const Caller& caller) -> Result<Reply> {
+           auto doc = ParseBody(req);
+           if (!doc.ok()) return doc.error();
+           auto hold = HoldFromBody(*doc, /*lock=*/true);
+           if (!hold.ok()) return hold.error();
+           if (auto allowed = Require(caller, "lock:" + hold->environment); !allowed.ok()) {
+             return allowed.error();
+           }
+           auto set = engine_.PutHold(std::move(*hold), caller.actor);
+           if (!set.ok()) return set.error();
+           return Reply{201, HoldJson(*set)};
+         });
+    Delete(R"(/v1/locks/([^/]+)/([^/]+))", "/v1/locks/{service}/{env}",
+           [this](const httplib::Request& req, const Caller& caller) -> Result<Reply> {
+             return RemoveHold(caller, req.matches[2].str(), req.matches[1].str());
+           });
+    Get("/v1/freezes", "/v1/freezes", "read", [this](const auto&, const auto&) -> Result<Reply> {
+      json freezes = json::array();
+      for (const Hold& hold : engine_.ActiveHolds()) {
+        if (hold.IsFreeze()) freezes.push_back(HoldJson(hold));
+      }
+      json in_force = json::array();
+      for (const auto& [environment, freeze] : engine_.FreezesInForce()) {
+        in_force.push_back({{"environment", environment},
+                            {"from", FormatUtc(freeze.from_ms)},
+                            {"until", FormatUtc(freeze.until_ms)},
+                            {"reason", freeze.reason}});
+      }
+      return Reply{200, {{"freezes", std::move(freezes)}, {"in_force", std::move(in_force)}}};
+    });
+    Post("/v1/freezes", "/v1/freezes", std::string(kDecidedByRoute),
+         [this](const httplib::Request& req, const Caller& caller) -> Result<Reply> {
+           auto doc = ParseBody(req);
+           if (!doc.ok()) return doc.error();
+           auto hold = HoldFromBody(*doc, /*lock=*/false);
+           if (!hold.ok()) return hold.error();
+           if (auto allowed = Require(caller, "freeze:" + hold->environment); !allowed.ok()) {
+             return allowed.error();
+           }
+           auto set = engine_.PutHold(std::move(*hold), caller.actor);
+           if (!set.ok()) return set.error();
+           return Reply{201, HoldJson(*set)};
+         });
+    Delete(R"(/v1/freezes/([^/]+))", "/v1/freezes/{env}",
+           [this](const httplib::Request& req, const Caller& caller) -> Result<Reply> {
+             return RemoveHold(caller, req.matches[1].str(), "");
+           });
+  }
+
+  Result<Reply> RemoveHold(const Caller& caller, const std::string& environment,
+                           const std::string& service) {
+    const std::string verb = service.empty() ? "freeze:" : "lock:";
+    if (auto allowed = Require(caller, verb + environment); !allowed.ok()) {
+      return allowed.error();
+    }
+    if (auto removed = engine_.RemoveHold(environment, service, caller.actor); !removed.ok()) {
+      return removed.error();
+    }
+    json out = {{"environment", environment}, {"removed", true}};
+    if (!service.empty()) out["service"] = service;
+    return Reply{200, std::move(out)};
+  }
+
+  static json HoldJson(const Hold& hold) {
+    json out = {{"environment", hold.environment},
+                {"owner", hold.owner},
+                {"reason", hold.reason},
+                {"created_at", FormatUtc(hold.created_at)}};
+    if (!hold.IsFreeze()) out["service"] = hold.service;
+    out[hold.IsFreeze() ? "until" : "expires_at"] =
+        hold.expires_at ? json(FormatUtc(*hold.expires_at)) : json(nullptr);
+    return out;
+  }
+
+  // Lock: {service, environment, reason, expires_in?: "2h"}. Freeze: {environment, until, reason}.
+  Result<Hold> HoldFromBody(const json& doc, bool lock) const {
+    if (!doc.is_object()) return Error(ErrorCode::kBadRequest, "body must be an object");
+    const char* known =
+        lock ? "service, environment, reason, expires_in" : "environment, until, reason";
+    Hold hold;
+    std::string expires_in, until;
+    for (const auto& [key, value] : doc.items()) {
+      std::string* field = key == "environment"          ? &hold.environment
+                           : key == "reason"             ? &hold.reason
+                           : lock && key == "service"    ? &hold.service
+                           : lock && key == "expires_in" ? &expires_in
+                           : !lock && key == "until"     ? &until
+                                                         : nullptr;
+      if (field == nullptr) {
+        return Error(ErrorCode::kInvalid,
+                     "unknown key \"" + key + "\" (known: " + std::string(known) + ")");
+      }
+      if (!value.is_string()) return Error(ErrorCode::kInvalid, key + ": must be a string");
+      *field = value.get<std::string>();
+    }
+    for (auto [value, name] :
+         {std::pair{&hold.environment, "environment"}, std::pair{&hold.reason, "reason"},
+          std::pair{lock ? &hold.service : &until, lock ? "service" : "until"}}) {
+      if (value->empty()) return Error(ErrorCode::kInvalid, std::string(name) + ": is required");
+    }
+    if (!expires_in.empty()) {
+      auto duration = ParseDuration(expires_in);
+      if (!duration.ok()) return duration.error().WithContext("expires_in");
+      hold.expires_at = clock_.NowMs() + duration->count();
+    }
+    if (!until.empty()) {
+      auto at = ParseUtc(until);
+      if (!at.ok()) return at.error().WithContext("until");
+      hold.expires_at = *at;
+    }
+    return hold;
+  }
+
   void Get(const std::string& pattern, std::string label, std::string permission, RouteFn fn) {
     server_.Get(pattern, Wrap(std::move(label), std::move(permission), std::move(fn)));
   }
   void Post(const std::string& pattern, std::string label, std::string permission, RouteFn fn) {
     server_.Post(pattern, Wrap(std::move(label), std::move(permission), std::move(fn)));
+  }
+  // DELETE routes check their permission themselves (it names the path's environment).
+  void Delete(const std::string& pattern, std::string label, RouteFn fn) {
+    server_.Delete(pattern, Wrap(std::move(label), std::string(kDecidedByRoute), std::move(fn)));
   }
 
   httplib::Server::Handler Wrap(std::string label, std::string permission, RouteFn fn) {

@@ -27,6 +27,11 @@ Result<ApiResponse> ApiClient::Post(const std::string& path, const std::string& 
   return Convert(&result);
 }
 
+Result<ApiResponse> ApiClient::Delete(const std::string& path) {
+  auto result = client_->Delete(path);
+  return Convert(&result);
+}
+
 Result<ApiResponse> ApiClient::Convert(const void* opaque) {
   const auto& result = *static_cast<const httplib::Result*>(opaque);
   if (!result) {

@@ -27,6 +27,7 @@ class ApiClient {
   Result<ApiResponse> Get(const std::string& path);
   Result<ApiResponse> Post(const std::string& path, const std::string& body,
                            const std::string& content_type = "application/json");
+  Result<ApiResponse> Delete(const std::string& path);
 
   const std::string& server() const { return server_; }
 

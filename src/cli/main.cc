@@ -166,6 +166,34 @@ std::optional<int64_t> ParseDurationMs(const std::string& text) {
 }
 
 // One line per reason or warning, for people.
+// The locks and the freezes in force (windows and ad-hoc), after the status table; nothing when
+// there are none.
+void PrintHolds(ApiClient& api, int* exit_code) {
+  auto locks = Call(api.Get("/v1/locks"), exit_code);
+  auto freezes = Call(api.Get("/v1/freezes"), exit_code);
+  if (!locks || !freezes) return;
+  auto until = [](const json& value) {
+    return value.is_string() ? value.get<std::string>() : std::string("unlocked");
+  };
+  if (!(*locks)["locks"].empty()) {
+    std::cout << "\n";
+    Table table({"LOCKED", "ENVIRONMENT", "OWNER", "UNTIL", "REASON"});
+    for (const auto& l : (*locks)["locks"]) {
+      table.AddRow(
+          {l["service"], l["environment"], l["owner"], until(l["expires_at"]), l["reason"]});
+    }
+    table.Print(std::cout);
+  }
+  if (!(*freezes)["in_force"].empty()) {
+    std::cout << "\n";
+    Table table({"FROZEN", "UNTIL", "REASON"});
+    for (const auto& f : (*freezes)["in_force"]) {
+      table.AddRow({f["environment"], f["until"], f["reason"]});
+    }
+    table.Print(std::cout);
+  }
+}
+
 void PrintReasons(const json& verdict) {
   for (const char* kind : {"reasons", "warnings"}) {
     if (!verdict.contains(kind)) continue;
@@ -431,6 +459,62 @@ int Main(int argc, char** argv) {
       table.AddRow(row);
     }
     table.Print(std::cout);
+    PrintHolds(api(), &exit_code);
+  });
+
+  // lock SERVICE --env ENV --reason TEXT [--expires 2h] / unlock SERVICE --env ENV
+  auto* lock = app.add_subcommand("lock", "stop promotions of a service into an environment");
+  std::string lock_service, lock_env, lock_reason, lock_expires;
+  lock->add_option("service", lock_service, "service")->required();
+  lock->add_option("--env", lock_env, "environment")->required();
+  lock->add_option("--reason", lock_reason, "why (shown to whoever is refused)")->required();
+  lock->add_option("--expires", lock_expires, "lift the lock after this long (e.g. 2h)");
+  lock->callback([&] {
+    json body = {{"service", lock_service}, {"environment", lock_env}, {"reason", lock_reason}};
+    if (!lock_expires.empty()) body["expires_in"] = lock_expires;
+    auto reply = Call(api().Post("/v1/locks", body.dump()), &exit_code);
+    if (!reply) return;
+    if (globals.json()) return PrintJson(*reply);
+    std::cout << lock_service << " locked in " << lock_env
+              << ((*reply)["expires_at"].is_string()
+                      ? " until " + (*reply)["expires_at"].get<std::string>()
+                      : std::string())
+              << "\n";
+  });
+  auto* unlock = app.add_subcommand("unlock", "lift the lock of a service in an environment");
+  std::string unlock_service, unlock_env;
+  unlock->add_option("service", unlock_service, "service")->required();
+  unlock->add_option("--env", unlock_env, "environment")->required();
+  unlock->callback([&] {
+    auto reply =
+        Call(api().Delete("/v1/locks/" + UrlEncode(unlock_service) + "/" + UrlEncode(unlock_env)),
+             &exit_code);
+    if (!reply) return;
+    if (globals.json()) return PrintJson(*reply);
+    std::cout << unlock_service << " unlocked in " << unlock_env << "\n";
+  });
+
+  // freeze ENV --until TIME --reason TEXT / unfreeze ENV
+  auto* freeze = app.add_subcommand("freeze", "stop promotions into an environment until a time");
+  std::string freeze_env, freeze_until, freeze_reason;
+  freeze->add_option("env", freeze_env, "environment")->required();
+  freeze->add_option("--until", freeze_until, "UTC end, e.g. 2026-11-27T18:00Z")->required();
+  freeze->add_option("--reason", freeze_reason, "why (shown to whoever is refused)")->required();
+  freeze->callback([&] {
+    json body = {{"environment", freeze_env}, {"until", freeze_until}, {"reason", freeze_reason}};
+    auto reply = Call(api().Post("/v1/freezes", body.dump()), &exit_code);
+    if (!reply) return;
+    if (globals.json()) return PrintJson(*reply);
+    std::cout << freeze_env << " frozen until " << (*reply)["until"].get<std::string>() << "\n";
+  });
+  auto* unfreeze = app.add_subcommand("unfreeze", "end an environment's ad-hoc freeze");
+  std::string unfreeze_env;
+  unfreeze->add_option("env", unfreeze_env, "environment")->required();
+  unfreeze->callback([&] {
+    auto reply = Call(api().Delete("/v1/freezes/" + UrlEncode(unfreeze_env)), &exit_code);
+    if (!reply) return;
+    if (globals.json()) return PrintJson(*reply);
+    std::cout << unfreeze_env << " unfrozen\n";
   });
 
   // can-i-deploy SERVICE@VERSION --to ENV

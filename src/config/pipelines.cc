@@ -18,6 +18,8 @@
 #include <tuple>
 #include <utility>
 
+#include "shipd/config/freeze.h"
+
 namespace shipd {
 namespace {
 
@@ -27,10 +29,12 @@ using Names = std::span<const std::string_view>;
 
 constexpr std::array<std::string_view, 4> kTopLevelKeys = {"environments", "strategies", "checks",
                                                            "drivers"};
-constexpr std::array<std::string_view, 8> kEnvironmentKeys = {
-    "name", "after", "driver", "strategy", "soak", "approvals", "freeze", "progress_deadline"};
+constexpr std::array<std::string_view, 9> kEnvironmentKeys = {
+    "name",      "after",  "driver",    "strategy",         "soak",
+    "approvals", "freeze", "on_freeze", "progress_deadline"};
 constexpr std::array<std::string_view, 3> kApprovalKeys = {"count", "roles", "not_requester"};
-constexpr std::array<std::string_view, 3> kFreezeKeys = {"cron", "duration", "timezone"};
+constexpr std::array<std::string_view, 6> kFreezeKeys = {"cron", "duration", "from",
+                                                         "to",   "timezone", "reason"};
 constexpr std::array<std::string_view, 1> kStrategyKeys = {"steps"};
 constexpr std::array<std::string_view, 4> kStepKinds = {"weight", "pause", "analyze", "approve"};
 constexpr std::array<std::string_view, 1> kPauseKeys = {"duration"};
@@ -924,6 +928,18 @@ class Loader {
       environment.approvals = ParseApprovals(*e, context);
     }
     if (const Entry* e = Find(entries, "freeze")) ParseFreeze(*e, context, &environment.freeze);
+    if (const Entry* e = Find(entries, "on_freeze")) {
+      if (auto policy = String(*e, context)) {
+        if (*policy == "refuse") {
+          environment.on_freeze = OnFreeze::kRefuse;
+        } else if (*policy == "wait") {
+          environment.on_freeze = OnFreeze::kWait;
+        } else {
+          Report(ValueLoc(*e),
+                 context + ": on_freeze: expected refuse or wait, got " + Quote(*policy));
+        }
+      }
+    }
     if (const Entry* e = Find(entries, "progress_deadline")) {
       environment.progress_deadline = Duration(*e, context, /*allow_zero=*/false);
     }
@@ -1002,7 +1018,40 @@ class Loader {
       CheckKeys(entries, kFreezeKeys, window_context);
       FreezeWindow window;
       bool ok = true;
-      if (const Entry* e = Find(entries, "cron")) {
+      const Entry* from = Find(entries, "from");
+      const Entry* to = Find(entries, "to");
+      if (from != nullptr || to != nullptr) {
+        // A one-off range: from and to, and no cron or duration.
+        for (std::string_view key : {"cron", "duration"}) {
+          if (const Entry* e = Find(entries, key)) {
+            Report(At(e->key_node), window_context + ": " + std::string(key) +
+                                        ": not allowed in a one-off range (from/to)");
+            ok = false;
+          }
+        }
+        auto civil = [&](const Entry* e, std::string_view key) -> std::optional<int64_t> {
+          if (e == nullptr) {
+            Missing(At(item), window_context, key);
+            return std::nullopt;
+          }
+          std::optional<std::string> text = String(*e, window_context);
+          if (!text) return std::nullopt;
+          Result<int64_t> parsed = ParseCivil(*text);
+          if (!parsed.ok()) {
+            Report(ValueLoc(*e),
+                   window_context + ": " + std::string(key) + ": " + parsed.error().message());
+            return std::nullopt;
+          }
+          return *parsed;
+        };
+        window.from_civil_s = civil(from, "from");
+        window.to_civil_s = civil(to, "to");
+        ok = ok && window.from_civil_s && window.to_civil_s;
+        if (ok && *window.to_civil_s <= *window.from_civil_s) {
+          Report(ValueLoc(*to), window_context + ": to: must be after from");
+          ok = false;
+        }
+      } else if (const Entry* e = Find(entries, "cron")) {
         std::optional<std::string> text = String(*e, window_context);
         if (text) {
           Result<CronSchedule> cron = ParseCron(*text);
@@ -1015,17 +1064,20 @@ class Loader {
           ok = ok && cron.ok();
         }
         ok = ok && text.has_value();
+        if (const Entry* d = Find(entries, "duration")) {
+          auto duration = Duration(*d, window_context, /*allow_zero=*/false);
+          if (duration) window.duration = *duration;
+          ok = ok && duration.has_value();
+        } else {
+          Missing(At(item), window_context, "duration");
+          ok = false;
+        }
       } else {
-        Missing(At(item), window_context, "cron");
+        Missing(At(item), window_context, "cron (or from and to)");
         ok = false;
       }
-      if (const Entry* e = Find(entries, "duration")) {
-        auto duration = Duration(*e, window_context, /*allow_zero=*/false);
-        if (duration) window.duration = *duration;
-        ok = ok && duration.has_value();
-      } else {
-        Missing(At(item), window_context, "duration");
-        ok = false;
+      if (const Entry* e = Find(entries, "reason")) {
+        if (auto reason = String(*e, window_context)) window.reason = *reason;
       }
       if (const Entry* e = Find(entries, "timezone")) {
         std::optional<std::string> timezone = String(*e, window_context);

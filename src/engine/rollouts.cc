@@ -10,6 +10,7 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 
+#include "holds.h"
 #include "shipd/contract/verdict.h"
 #include "shipd/model/progress_json.h"
 
@@ -178,8 +179,10 @@ void Rollouts::Admit(Runtime& r) {
 void Rollouts::Start(Runtime& r, const Actor& actor) {
   const Deployment current = CurrentDeployment(r.promotion.service, r.promotion.environment);
   const std::string previous = current.stable ? current.stable->ToString() : "";
-  if (r.progress().phase == "queued" && r.progress().behind != 0) {
-    // It waited: the world may have changed since the request was judged.
+  if ((r.progress().phase == "queued" && r.progress().behind != 0) ||
+      r.progress().phase == "frozen") {
+    // It waited (behind another rollout, or for a freeze to end): the world may have changed
+    // since the request was judged.
     auto state = host_.Snapshot();
     const EnvironmentState* env = state->FindEnvironment(r.promotion.environment);
     Verdict verdict = host_.Evaluate(*state, r.version, *env, ChangeKind::kPromote, 0,
@@ -190,6 +193,7 @@ void Rollouts::Start(Runtime& r, const Actor& actor) {
       return;
     }
   }
+  if (Freeze(r, -1, actor)) return;
   if (current.stable == r.promotion.version && !current.canary) {
     Finish(r, RolloutState::kSucceeded, "rollout.succeeded", actor,
            {{"previous", previous}, {"reason", "already the stable version"}});
@@ -306,6 +310,7 @@ void Rollouts::EnterStep(Runtime& r, int step, const Actor& actor) {
     data["type"] = "weight";
     data["weight"] = weight->percent;
     if (weight->percent > r.progress().weight) {
+      if (Freeze(r, step, actor)) return;  // holds its current weight until the freeze ends
       auto state = host_.Snapshot();
       const EnvironmentState* env = state->FindEnvironment(r.promotion.environment);
       Verdict verdict = host_.Evaluate(*state, r.version, *env, ChangeKind::kCanary,
@@ -349,6 +354,36 @@ void Rollouts::EnterStep(Runtime& r, int step, const Actor& actor) {
     data["type"] = "approve";
     data["reason"] = "waiting for approval";
     enter("approve", RolloutState::kWaiting, 0, r.progress().weight, std::nullopt);
+  }
+}
+
+bool Rollouts::Freeze(Runtime& r, int step, const Actor& actor) {
+  const TimeMs now = clock_.NowMs();
+  auto freeze = FreezeInForce(*host_.Snapshot(), EnvironmentConfig(r.promotion.environment),
+                              r.promotion.environment, now);
+  if (!freeze) return false;
+  const std::string reason = "frozen until " + FormatUtc(freeze->until_ms) +
+                             (freeze->reason.empty() ? std::string() : ": " + freeze->reason);
+  const bool ok = Commit(
+      r,
+      [&](Promotion& p) {
+        p.state = RolloutState::kWaiting;
+        p.progress.phase = "frozen";
+        p.progress.step = step;
+        p.progress.step_ends_at = freeze->until_ms;
+        p.progress.reason = reason;
+      },
+      "rollout.frozen",
+      {{"step", step}, {"until", FormatUtc(freeze->until_ms)}, {"reason", reason}}, actor);
+  if (ok) AddTimer(freeze->until_ms, r, TimerKind::kStepEnd);
+  return true;
+}
+
+void Rollouts::Thaw(Runtime& r) {
+  if (r.progress().step < 0) {
+    Start(r, kSystem);
+  } else {
+    EnterStep(r, r.progress().step, kSystem);
   }
 }
 
@@ -583,7 +618,7 @@ Result<Promotion> Rollouts::Act(int64_t id, RolloutAction action, const Actor& a
       }
       case RolloutAction::kAbort:
         if (IsRollbackPhase(phase)) return conflict("it is already being rolled back");
-        if (phase == "queued") {
+        if (phase == "queued" || (phase == "frozen" && r->progress().step < 0)) {
           Finish(*r, RolloutState::kAborted, "rollout.aborted", actor,
                  {{"reason", "aborted by " + by + " before it started"}});
         } else {
@@ -878,6 +913,7 @@ void Rollouts::OnWake() {
     const bool progressing = r->promotion.state == RolloutState::kProgressing;
     switch (timer.kind) {
       case TimerKind::kStepEnd:
+        if (phase == "frozen" && r->promotion.state == RolloutState::kWaiting) Thaw(*r);
         if (!progressing) break;
         if (phase == "pause") EnterStep(*r, r->progress().step + 1, kSystem);
         if (phase == "analyze") MaybeFinishAnalysis(*r);
@@ -1012,6 +1048,9 @@ void Rollouts::Resume(std::vector<Promotion> active) {
     const int64_t remaining = r->progress().step_ends_at > 0
                                   ? std::max<int64_t>(0, r->progress().step_ends_at - now)
                                   : -1;
+    if (r->promotion.state == RolloutState::kWaiting && r->progress().phase == "frozen") {
+      AddTimer(r->progress().step_ends_at, *r, TimerKind::kStepEnd);  // at once when it ended
+    }
     if (r->promotion.state == RolloutState::kProgressing) {
       ++resumed;
       r->reapply = r->progress().phase == "analyze" || r->progress().phase == "pause";

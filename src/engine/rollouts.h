@@ -82,6 +82,10 @@ class Rollouts {
   void Start(Runtime& r, const Actor& actor);
   void EnterStep(Runtime& r, int step, const Actor& actor);
   void Continue(Runtime& r);
+  // When the environment is frozen: the rollout waits ("frozen") at step (-1: before it starts)
+  // and a timer at the freeze's end calls Thaw. Returns whether it is frozen.
+  bool Freeze(Runtime& r, int step, const Actor& actor);
+  void Thaw(Runtime& r);
   void StartRollback(Runtime& r, const std::string& reason, bool abort, const Actor& actor,
                      nlohmann::json extra = nlohmann::json::object());
   void PauseRollout(Runtime& r, const std::string& reason, const std::string& resume_phase,

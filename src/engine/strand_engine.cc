@@ -12,8 +12,10 @@
 #include <nlohmann/json.hpp>
 #include <span>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
+#include "holds.h"
 #include "rollouts.h"
 #include "shipd/engine/engine.h"
 #include "shipd/model/manifest.h"
@@ -191,6 +193,7 @@ class StrandEngine final : public Engine, private RolloutHost {
     state->services = ServiceIndex(std::move(loaded));
     state->last_event_id = contents->last_event_id;
     state->last_promotion_id = contents->last_promotion_id;
+    state->holds = std::move(contents->holds);
 
     // The pipelines define the environments; record changes in the journal.
     std::vector<EnvironmentRecord> records;
@@ -365,6 +368,15 @@ class StrandEngine final : public Engine, private RolloutHost {
       const Version& version = *resolved->version;
       const EnvironmentState& env = *resolved->environment;
       const std::string label = version.service + "@" + version.version.ToString();
+      if (auto held = Held(*state, version.service, env.environment.name); !held.ok()) {
+        // Refused before the gate is asked: an operator's hold is not a contract verdict.
+        nlohmann::json refused = {{"environment", env.environment.name},
+                                  {"reason", held.error().message()}};
+        auto ids = store_->AppendEvents({MakeEvent(actor, "promotion.refused", label, refused)});
+        if (!ids.ok()) return ids.error();
+        PublishEventId(ids->back());
+        return held.error();
+      }
       PromotionOutcome outcome;
       outcome.verdict = Evaluate(*state, *resolved, request.override_reason);
       const nlohmann::json verdict_json = VerdictToJson(outcome.verdict);
@@ -414,6 +426,90 @@ class StrandEngine final : public Engine, private RolloutHost {
   Result<Promotion> Act(int64_t id, RolloutAction action, const Actor& actor,
                         const std::string& reason) override {
     return RunOnStrand<Promotion>([&] { return rollouts_->Act(id, action, actor, reason); });
+  }
+
+  Result<Hold> PutHold(Hold hold, const Actor& actor) override {
+    return RunOnStrand<Hold>([&]() -> Result<Hold> {
+      auto state = Snapshot();
+      if (state->FindEnvironment(hold.environment) == nullptr) {
+        return Error(ErrorCode::kNotFound, "unknown environment \"" + hold.environment + "\"");
+      }
+      if (!hold.IsFreeze() && state->FindService(hold.service) == nullptr) {
+        return Error(ErrorCode::kNotFound, "unknown service \"" + hold.service + "\"");
+      }
+      const TimeMs now = clock_.NowMs();
+      if (hold.IsFreeze() && !hold.expires_at) {
+        return Error(ErrorCode::kInvalid, "a freeze needs an end (until)");
+      }
+      if (hold.expires_at && *hold.expires_at <= now) {
+        return Error(ErrorCode::kInvalid,
+                     "the end " + FormatUtc(*hold.expires_at) + " is not in the future");
+      }
+      hold.owner = actor.name;
+      hold.created_at = now;
+      nlohmann::json data = {{"environment", hold.environment}, {"reason", hold.reason}};
+      if (hold.expires_at) data["until"] = FormatUtc(*hold.expires_at);
+      const bool freeze = hold.IsFreeze();
+      auto ids = store_->PutHold(
+          hold, {MakeEvent(actor, freeze ? "environment.frozen" : "service.locked",
+                           freeze ? hold.environment : hold.service, std::move(data))});
+      if (!ids.ok()) return ids.error();
+      auto next = std::make_shared<State>(*state);
+      std::erase_if(next->holds, [&](const Hold& h) {
+        return h.environment == hold.environment && h.service == hold.service;
+      });
+      next->holds.push_back(hold);
+      next->last_event_id = ids->back();
+      Publish(std::move(next));
+      return hold;
+    });
+  }
+
+  Status RemoveHold(const std::string& environment, const std::string& service,
+                    const Actor& actor) override {
+    auto removed = RunOnStrand<bool>([&]() -> Result<bool> {
+      const bool freeze = service.empty();
+      auto ids = store_->DeleteHold(
+          environment, service,
+          {MakeEvent(actor, freeze ? "environment.unfrozen" : "service.unlocked",
+                     freeze ? environment : service, {{"environment", environment}})});
+      if (!ids.ok()) return ids.error();
+      auto next = std::make_shared<State>(*Snapshot());
+      std::erase_if(next->holds, [&](const Hold& h) {
+        return h.environment == environment && h.service == service;
+      });
+      next->last_event_id = ids->back();
+      Publish(std::move(next));
+      return true;
+    });
+    if (!removed.ok()) return removed.error();
+    return Ok();
+  }
+
+  std::vector<Hold> ActiveHolds() const override {
+    auto state = Snapshot();
+    const TimeMs now = clock_.NowMs();
+    std::vector<Hold> active;
+    for (const Hold& hold : state->holds) {
+      if (hold.ActiveAt(now)) active.push_back(hold);
+    }
+    std::sort(active.begin(), active.end(), [](const Hold& a, const Hold& b) {
+      return std::tie(a.environment, a.service) < std::tie(b.environment, b.service);
+    });
+    return active;
+  }
+
+  std::vector<std::pair<std::string, FreezeSpan>> FreezesInForce() const override {
+    auto state = Snapshot();
+    const TimeMs now = clock_.NowMs();
+    std::vector<std::pair<std::string, FreezeSpan>> frozen;
+    for (const auto& env : state->environments) {
+      const std::string& name = env->environment.name;
+      if (auto freeze = FreezeInForce(*state, pipelines_.FindEnvironment(name), name, now)) {
+        frozen.emplace_back(name, std::move(*freeze));
+      }
+    }
+    return frozen;
   }
 
   Endpoints Urls(std::string_view service, std::string_view environment) const override {
@@ -561,6 +657,22 @@ class StrandEngine final : public Engine, private RolloutHost {
     next->last_event_id = std::max(next->last_event_id, last_event_id);
     next->last_promotion_id = std::max(next->last_promotion_id, last_promotion_id);
     Publish(std::move(next));
+  }
+
+  // kConflict naming the lock, or the freeze when the environment refuses requests in a freeze.
+  Status Held(const State& state, const std::string& service,
+              const std::string& environment) const {
+    const TimeMs now = clock_.NowMs();
+    if (const Hold* lock = LockInForce(state, service, environment, now)) {
+      return Error(ErrorCode::kConflict, DescribeLock(*lock) + " (shipctl unlock " + service +
+                                             " --env " + environment + ")");
+    }
+    const Environment* config = pipelines_.FindEnvironment(environment);
+    if (config != nullptr && config->on_freeze == OnFreeze::kWait) return Ok();  // it waits
+    if (auto freeze = FreezeInForce(state, config, environment, now)) {
+      return Error(ErrorCode::kConflict, DescribeFreeze(environment, *freeze));
+    }
+    return Ok();
   }
 
   Verdict Evaluate(const State& state, const ResolvedRequest& resolved,

@@ -11,6 +11,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -267,6 +268,12 @@ class SqliteStore final : public Store {
                        " WHERE id > ? ORDER BY id LIMIT ?"),
         insert_token_(db_,
                       "INSERT INTO tokens (sha256, name, role, created_at) VALUES (?, ?, ?, ?)"),
+        upsert_hold_(db_,
+                     "INSERT INTO holds (environment, service, owner, reason, created_at,"
+                     " expires_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (environment, service)"
+                     " DO UPDATE SET owner = excluded.owner, reason = excluded.reason,"
+                     " created_at = excluded.created_at, expires_at = excluded.expires_at"),
+        delete_hold_(db_, "DELETE FROM holds WHERE environment = ? AND service = ?"),
         read_db_(path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX, kBusyTimeoutMs),
         select_token_(read_db_,
                       "SELECT name, sha256, role, created_at FROM tokens WHERE sha256 = ?"),
@@ -337,6 +344,18 @@ class SqliteStore final : public Store {
         Result<Promotion> promotion = PromotionAt(active);
         if (!promotion.ok()) return promotion.error();
         contents.active_promotions.push_back(std::move(*promotion));
+      }
+      SQLite::Statement holds(db_,
+                              "SELECT environment, service, owner, reason, created_at, expires_at"
+                              " FROM holds ORDER BY environment, service");
+      while (holds.executeStep()) {
+        Hold& h = contents.holds.emplace_back();
+        h.environment = TextAt(holds, 0);
+        h.service = TextAt(holds, 1);
+        h.owner = TextAt(holds, 2);
+        h.reason = TextAt(holds, 3);
+        h.created_at = IntAt(holds, 4);
+        if (!holds.isColumnNull(5)) h.expires_at = IntAt(holds, 5);
       }
       contents.last_promotion_id =
           db_.execAndGet("SELECT coalesce(max(id), 0) FROM promotions").getInt64();
@@ -523,6 +542,32 @@ class SqliteStore final : public Store {
     });
   }
 
+  Result<std::vector<int64_t>> PutHold(const Hold& hold,
+                                       const std::vector<Event>& events) override {
+    return Mutate("setting a hold on " + hold.environment, events, [&] {
+      Run(upsert_hold_, hold.environment, hold.service, hold.owner, hold.reason, hold.created_at,
+          hold.expires_at);
+    });
+  }
+
+  Result<std::vector<int64_t>> DeleteHold(const std::string& environment,
+                                          const std::string& service,
+                                          const std::vector<Event>& events) override {
+    const std::string context = "removing the hold on " + environment;
+    bool missing = false;
+    auto ids = Mutate(context, events, [&] {
+      Run(delete_hold_, environment, service);
+      missing = db_.getChanges() == 0;
+      if (missing) throw std::runtime_error("no such hold");  // rolls the events back
+    });
+    if (missing) {
+      return Error(ErrorCode::kNotFound, service.empty()
+                                             ? environment + " has no ad-hoc freeze"
+                                             : service + " is not locked in " + environment);
+    }
+    return ids;
+  }
+
   Status InsertToken(const TokenRecord& token, const std::vector<Event>& events) override {
     Result<std::vector<int64_t>> ids = Mutate("inserting token " + token.name, events, [&] {
       Run(insert_token_, Lowercase(token.sha256_hex), token.name, token.role, token.created_at);
@@ -702,6 +747,8 @@ class SqliteStore final : public Store {
   SQLite::Statement select_promotion_;
   SQLite::Statement select_events_;
   SQLite::Statement insert_token_;
+  SQLite::Statement upsert_hold_;
+  SQLite::Statement delete_hold_;
 
   // Reads that any thread may make (tokens on every request, specs for the gate's differ).
   std::mutex read_mu_;  // guards read_db_ and its statements

@@ -55,12 +55,22 @@ struct CronSchedule {
   bool Matches(int minute, int hour, int day_of_month, int month, int day_of_week) const;
 };
 
-// No rollout into the environment may start inside [cron match, cron match + duration).
+// No rollout into the environment may start, and no running one raise its weight, inside a
+// window: either [cron match, cron match + duration), or a one-off range [from, to). Evaluated
+// by ActiveFreeze (shipd/config/freeze.h).
 struct FreezeWindow {
-  CronSchedule cron;
+  CronSchedule cron;  // cron windows only
   std::chrono::milliseconds duration{0};
+  // One-off ranges only (both set): civil date-times in `timezone`, as seconds since the epoch
+  // read as if they were UTC.
+  std::optional<int64_t> from_civil_s;
+  std::optional<int64_t> to_civil_s;
   std::string timezone = "UTC";  // an IANA name present in the zoneinfo database
+  std::string reason;            // shown when a promotion is refused; may be empty
 };
+
+// What a promotion request does inside a freeze.
+enum class OnFreeze { kRefuse, kWait };
 
 // Who must approve before a rollout into the environment starts; also the rule for the
 // strategy's `approve` steps in that environment.
@@ -78,6 +88,7 @@ struct Environment {
   std::optional<std::chrono::milliseconds> soak;  // ...and been there at least this long
   std::optional<Approvals> approvals;             // nullopt: no approval before starting
   std::vector<FreezeWindow> freeze;
+  OnFreeze on_freeze = OnFreeze::kRefuse;
   // How long one driver operation or measurement round may take before the rollout is rolled
   // back ("progress deadline"); nullopt: the daemon's default (10m).
   std::optional<std::chrono::milliseconds> progress_deadline;

@@ -15,6 +15,7 @@
 #include "shipd/checks/health_check.h"
 #include "shipd/common/clock.h"
 #include "shipd/common/result.h"
+#include "shipd/config/freeze.h"
 #include "shipd/config/pipelines.h"
 #include "shipd/contract/gate.h"
 #include "shipd/contract/index.h"
@@ -73,6 +74,7 @@ struct State {
   ServiceIndex services;
   ProviderCatalog catalog;  // every registered version by the APIs it provides
   std::vector<std::shared_ptr<const EnvironmentState>> environments;  // pipeline order
+  std::vector<Hold> holds;  // locks and ad-hoc freezes, expired ones included
   size_t version_count = 0;
   int64_t last_event_id = 0;
   int64_t last_promotion_id = 0;
@@ -149,6 +151,19 @@ class Engine {
   // Returns the promotion after the action was recorded (its effect may still be under way).
   virtual Result<Promotion> Act(int64_t id, RolloutAction action, const Actor& actor,
                                 const std::string& reason) = 0;
+  // Locks a service in an environment (hold.service set) or freezes the environment
+  // (hold.service empty; a freeze needs expires_at); replaces an existing hold on the same pair.
+  // Owner and created_at are set from the actor and the clock. kNotFound for an unknown
+  // environment or service; kInvalid for an expiry not in the future.
+  virtual Result<Hold> PutHold(Hold hold, const Actor& actor) = 0;
+  // kNotFound when there is no hold on the pair.
+  virtual Status RemoveHold(const std::string& environment, const std::string& service,
+                            const Actor& actor) = 0;
+  // The holds in force now (not expired), by environment then service.
+  virtual std::vector<Hold> ActiveHolds() const = 0;
+  // Per frozen environment (pipeline order), the freeze in force now: its windows and its
+  // ad-hoc freeze, the one that ends last.
+  virtual std::vector<std::pair<std::string, FreezeSpan>> FreezesInForce() const = 0;
   // Where checks and people reach a service in an environment (the driver's answer).
   virtual Endpoints Urls(std::string_view service, std::string_view environment) const = 0;
 

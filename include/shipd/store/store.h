@@ -28,6 +28,20 @@ struct EnvironmentRecord {
   std::string after;  // empty when none
 };
 
+// An operator's hold on promotions: a lock of one service in one environment, or an ad-hoc
+// freeze of the whole environment (service empty). docs/governance.md.
+struct Hold {
+  std::string environment;
+  std::string service;  // empty: the environment is frozen
+  std::string owner;    // the token name that set it
+  std::string reason;
+  TimeMs created_at = 0;
+  std::optional<TimeMs> expires_at;  // nullopt: until removed
+
+  bool IsFreeze() const { return service.empty(); }
+  bool ActiveAt(TimeMs now) const { return !expires_at || now < *expires_at; }
+};
+
 // Everything needed to rebuild the in-memory state at start-up.
 struct StoreContents {
   std::vector<Service> services;
@@ -38,6 +52,7 @@ struct StoreContents {
   std::vector<Promotion> succeeded_promotions;
   // Promotions not yet in a terminal state, oldest first.
   std::vector<Promotion> active_promotions;
+  std::vector<Hold> holds;  // expired ones included
   int64_t last_event_id = 0;
   int64_t last_promotion_id = 0;
 };
@@ -100,6 +115,14 @@ class Store {
 
   // Events with id > after, oldest first, at most `limit`.
   virtual Result<std::vector<Event>> ListEvents(int64_t after, int limit) = 0;
+
+  // Inserts or replaces the hold on (environment, service) with `events`.
+  virtual Result<std::vector<int64_t>> PutHold(const Hold& hold,
+                                               const std::vector<Event>& events) = 0;
+  // Removes the hold on (environment, service) with `events`; kNotFound when there is none.
+  virtual Result<std::vector<int64_t>> DeleteHold(const std::string& environment,
+                                                  const std::string& service,
+                                                  const std::vector<Event>& events) = 0;
 
   virtual Status InsertToken(const TokenRecord& token, const std::vector<Event>& events) = 0;
   // Thread-safe (own connection). nullopt when no token has that hash.

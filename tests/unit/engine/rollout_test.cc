@@ -23,7 +23,7 @@ constexpr char kPipelines[] = R"(
 environments:
   - { name: dev, driver: fake, strategy: direct }
   - { name: staging, driver: fake, strategy: canary, progress_deadline: 1m }
-  - { name: prod, driver: fake, strategy: gated }
+  - { name: prod, driver: fake, strategy: gated, on_freeze: wait }
 strategies:
   direct: { steps: [] }
   canary:
@@ -446,6 +446,136 @@ TEST_F(RolloutTest, RestartAfterTheRolloutAheadFinishedFinishesTheOneWaitingBehi
   Start();  // Resume starts the second, which finishes at once (under ASan: no use after free)
   EXPECT_EQ(WaitForEvent(second, "rollout.succeeded")["reason"], "already the stable version");
   EXPECT_EQ(Get(second).state, RolloutState::kSucceeded);
+}
+
+// ---- locks and freezes (docs/governance.md) ----
+
+Hold LockOf(const std::string& environment, std::optional<TimeMs> expires_at) {
+  return Hold{environment, "orders", "", "incident 4711", 0, expires_at};
+}
+Hold FreezeOf(const std::string& environment, TimeMs until) {
+  return Hold{environment, "", "", "release party", 0, until};
+}
+
+TEST_F(RolloutTest, LockRefusesPromotionNamingOwnerReasonAndExpiry) {
+  const TimeMs now = clock_.NowMs();  // 2027-01-15T08:00:00Z
+  ASSERT_TRUE(engine_->PutHold(LockOf("staging", now + 3'600'000), actor_).ok());
+  auto refused = engine_->Promote({"orders", "1.1.0", "staging", ""}, actor_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kConflict);
+  EXPECT_EQ(refused.error().message(),
+            "orders is locked in staging by ci until 2027-01-15T09:00:00Z: incident 4711 "
+            "(shipctl unlock orders --env staging)");
+  Read(milliseconds(0));
+  EXPECT_TRUE(Journal("service.locked"));
+  EXPECT_TRUE(Journal("promotion.refused"));
+  // Only that service in that environment is held.
+  EXPECT_NE(Promote("1.0.0", "dev"), 0);
+  const auto holds = engine_->ActiveHolds();
+  ASSERT_EQ(holds.size(), 1u);
+  EXPECT_EQ(holds[0].owner, "ci");
+  EXPECT_EQ(holds[0].reason, "incident 4711");
+}
+
+TEST_F(RolloutTest, LockExpiresOnTheClock) {
+  ASSERT_TRUE(engine_->PutHold(LockOf("dev", clock_.NowMs() + 7'200'000), actor_).ok());
+  EXPECT_FALSE(engine_->Promote({"orders", "1.0.0", "dev", ""}, actor_).ok());
+  clock_.Advance(std::chrono::hours(2));
+  EXPECT_TRUE(engine_->ActiveHolds().empty());
+  const int64_t id = Promote("1.0.0", "dev");
+  WaitForEvent(id, "rollout.succeeded");
+}
+
+TEST_F(RolloutTest, UnlockAllowsPromotionAgainAndASecondUnlockIsNotFound) {
+  ASSERT_TRUE(engine_->PutHold(LockOf("dev", std::nullopt), actor_).ok());
+  EXPECT_FALSE(engine_->Promote({"orders", "1.0.0", "dev", ""}, actor_).ok());
+  ASSERT_TRUE(engine_->RemoveHold("dev", "orders", actor_).ok());
+  auto again = engine_->RemoveHold("dev", "orders", actor_);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code(), ErrorCode::kNotFound);
+  EXPECT_NE(Promote("1.0.0", "dev"), 0);
+}
+
+TEST_F(RolloutTest, LocksSurviveARestart) {
+  ASSERT_TRUE(engine_->PutHold(LockOf("dev", std::nullopt), actor_).ok());
+  engine_.reset();
+  Start();
+  EXPECT_EQ(engine_->ActiveHolds().size(), 1u);
+  EXPECT_FALSE(engine_->Promote({"orders", "1.0.0", "dev", ""}, actor_).ok());
+}
+
+TEST_F(RolloutTest, HoldsOnUnknownNamesOrInThePastAreRefused) {
+  EXPECT_EQ(engine_->PutHold(LockOf("nowhere", std::nullopt), actor_).error().code(),
+            ErrorCode::kNotFound);
+  EXPECT_EQ(engine_->PutHold(FreezeOf("dev", clock_.NowMs() - 1), actor_).error().code(),
+            ErrorCode::kInvalid);
+}
+
+TEST_F(RolloutTest, FreezeRefusesPromotionWithItsReasonAndEnd) {
+  ASSERT_TRUE(engine_->PutHold(FreezeOf("dev", clock_.NowMs() + 3'600'000), actor_).ok());
+  auto refused = engine_->Promote({"orders", "1.0.0", "dev", ""}, actor_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kConflict);
+  EXPECT_EQ(refused.error().message(),
+            "dev is frozen until 2027-01-15T09:00:00Z: frozen by ci: release party");
+  ASSERT_TRUE(engine_->RemoveHold("dev", "", actor_).ok());
+  EXPECT_NE(Promote("1.0.0", "dev"), 0);
+}
+
+TEST_F(RolloutTest, RolloutReachingAWeightIncreaseInAFreezeWaitsAtItsWeightAndResumesAfter) {
+  const int64_t id = Promote("1.1.0", "staging");
+  WaitForEvent(id, "rollout.weight_set");
+  WaitForStep(id, "analyze");
+  const TimeMs until = clock_.NowMs() + 10'000;
+  ASSERT_TRUE(engine_->PutHold(FreezeOf("staging", until), actor_).ok());
+  for (int i = 0; i < 3; ++i) clock_.Advance(seconds(1));
+  WaitForEvent(id, "rollout.analysis_passed");
+  const json frozen = WaitForEvent(id, "rollout.frozen");
+  EXPECT_EQ(frozen["until"], "2027-01-15T08:00:10Z");
+  const Promotion waiting = Get(id);
+  EXPECT_EQ(waiting.state, RolloutState::kWaiting);
+  EXPECT_EQ(waiting.progress.reason,
+            "frozen until 2027-01-15T08:00:10Z: frozen by ci: release party");
+  EXPECT_EQ(Live("staging")->canary_weight, 20);
+  clock_.Advance(seconds(6));  // still frozen
+  Read(milliseconds(50));
+  EXPECT_EQ(Get(id).state, RolloutState::kWaiting);
+  clock_.Advance(seconds(1));  // the freeze ends
+  WaitForEvent(id, "rollout.weight_set");
+  EXPECT_EQ(Live("staging")->canary_weight, 50);
+  WaitForStep(id, "pause");
+  clock_.Advance(seconds(2));
+  WaitForEvent(id, "rollout.succeeded");
+}
+
+TEST_F(RolloutTest, WithOnFreezeWaitARequestInAFreezeWaitsAndStartsAtItsEnd) {
+  ASSERT_TRUE(engine_->PutHold(FreezeOf("prod", clock_.NowMs() + 10'000), actor_).ok());
+  const int64_t id = Promote("1.0.0", "prod");
+  ASSERT_NE(id, 0);
+  WaitForEvent(id, "rollout.frozen");
+  const Promotion waiting = Get(id);
+  EXPECT_EQ(waiting.state, RolloutState::kWaiting);
+  EXPECT_EQ(waiting.progress.phase, "frozen");
+  EXPECT_EQ(waiting.progress.step, -1);
+  EXPECT_TRUE(driver_->Calls().empty());
+  clock_.Advance(seconds(10));
+  WaitForEvent(id, "rollout.started");
+  WaitForEvent(id, "rollout.weight_set");
+  EXPECT_EQ(Live("prod")->canary_weight, 10);
+}
+
+TEST_F(RolloutTest, AFrozenRolloutResumesAfterTheFreezeAcrossARestart) {
+  const int64_t id = Promote("1.1.0", "staging");
+  WaitForEvent(id, "rollout.weight_set");  // 20 %
+  WaitForStep(id, "analyze");
+  ASSERT_TRUE(engine_->PutHold(FreezeOf("staging", clock_.NowMs() + 60'000), actor_).ok());
+  for (int i = 0; i < 3; ++i) clock_.Advance(seconds(1));
+  WaitForEvent(id, "rollout.frozen");
+  engine_.reset();
+  clock_.Advance(seconds(60));
+  Start();
+  WaitForEvent(id, "rollout.weight_set");
+  EXPECT_EQ(Live("staging")->canary_weight, 50);
 }
 
 }  // namespace

@@ -1,0 +1,152 @@
+// Locks and freezes through the daemon: shipctl lock/unlock/freeze/unfreeze, the 409 a held
+// promotion gets, and shipctl status listing them.
+#include "integration/fixture.h"
+
+namespace shipd::testing {
+namespace {
+
+using nlohmann::json;
+
+class HoldsTest : public DaemonTest {
+ protected:
+  void SetUp() override {
+    DaemonTest::SetUp();
+    ASSERT_EQ(Post("/v1/services", {{"name", "web"}}).first, 201);
+    ASSERT_EQ(Post("/v1/services/web/versions",
+                   {{"version", "1.0.0"}, {"artifact", "registry.example.com/web:1.0.0"}})
+                  .first,
+              201);
+  }
+
+  std::pair<int, json> PromoteWeb(const std::string& environment) {
+    return Post("/v1/promotions",
+                {{"service", "web"}, {"version", "1.0.0"}, {"environment", environment}});
+  }
+};
+
+TEST_F(HoldsTest, LockRefusesPromotionUntilUnlockAndStatusShowsIt) {
+  auto locked = daemon_.Shipctl(
+      {"lock", "web", "--env", "dev", "--reason", "INC-4711 payments", "--expires", "2h"},
+      deployer_);
+  ASSERT_EQ(locked.exit_code, 0) << locked.err;
+  EXPECT_NE(locked.out.find("web locked in dev until "), std::string::npos) << locked.out;
+
+  auto status = daemon_.Shipctl({"status"}, viewer_);
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("LOCKED"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("INC-4711 payments"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find(" ci "), std::string::npos) << status.out;  // the owner
+
+  auto [code, body] = PromoteWeb("dev");
+  EXPECT_EQ(code, 409);
+  EXPECT_EQ(body["error"]["code"], "conflict");
+  const std::string message = body["error"]["message"];
+  EXPECT_NE(message.find("web is locked in dev by ci until "), std::string::npos) << message;
+  EXPECT_NE(message.find("INC-4711 payments"), std::string::npos) << message;
+  auto promote = daemon_.Shipctl({"promote", "web@1.0.0", "--to", "dev"}, deployer_);
+  EXPECT_EQ(promote.exit_code, 3);
+  EXPECT_NE(promote.err.find("locked"), std::string::npos) << promote.err;
+  EXPECT_EQ(Get("/v1/locks").second["locks"].size(), 1u);
+
+  auto unlocked = daemon_.Shipctl({"unlock", "web", "--env", "dev"}, deployer_);
+  ASSERT_EQ(unlocked.exit_code, 0) << unlocked.err;
+  EXPECT_TRUE(Get("/v1/locks").second["locks"].empty());
+  EXPECT_EQ(PromoteWeb("dev").first, 201);
+  auto again = daemon_.Shipctl({"unlock", "web", "--env", "dev"}, deployer_);
+  EXPECT_EQ(again.exit_code, 3);
+}
+
+TEST_F(HoldsTest, AViewerCannotLock) {
+  auto locked = daemon_.Shipctl({"lock", "web", "--env", "dev", "--reason", "x"}, viewer_);
+  EXPECT_EQ(locked.exit_code, 3);
+  EXPECT_EQ(
+      Post("/v1/locks", {{"service", "web"}, {"environment", "dev"}, {"reason", "x"}}, viewer_)
+          .first,
+      403);
+}
+
+TEST_F(HoldsTest, AdHocFreezeRefusesPromotionWith409UntilUnfrozen) {
+  // Freezing needs freeze:ENV, which the built-in deployer role does not have.
+  EXPECT_EQ(
+      daemon_.Shipctl({"freeze", "dev", "--until", "2099-01-01T00:00Z", "--reason", "x"}, deployer_)
+          .exit_code,
+      3);
+  auto frozen = daemon_.Shipctl(
+      {"freeze", "dev", "--until", "2099-01-01T00:00Z", "--reason", "release party"}, admin_);
+  ASSERT_EQ(frozen.exit_code, 0) << frozen.err;
+  EXPECT_EQ(frozen.out, "dev frozen until 2099-01-01T00:00:00Z\n");
+
+  auto [code, body] = PromoteWeb("dev");
+  EXPECT_EQ(code, 409);
+  EXPECT_EQ(body["error"]["message"],
+            "dev is frozen until 2099-01-01T00:00:00Z: frozen by admin-token: release party");
+  auto listed = Get("/v1/freezes").second["freezes"];
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["until"], "2099-01-01T00:00:00Z");
+  EXPECT_EQ(listed[0]["owner"], "admin-token");
+  auto status = daemon_.Shipctl({"status"}, viewer_);
+  EXPECT_NE(status.out.find("FROZEN"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("frozen by admin-token: release party"), std::string::npos)
+      << status.out;
+
+  EXPECT_EQ(daemon_.Shipctl({"unfreeze", "dev"}, deployer_).exit_code, 3);
+  ASSERT_EQ(daemon_.Shipctl({"unfreeze", "dev"}, admin_).exit_code, 0);
+  EXPECT_EQ(PromoteWeb("dev").first, 201);
+}
+
+TEST_F(HoldsTest, BadHoldsAreRefused) {
+  EXPECT_EQ(
+      Post("/v1/freezes", {{"environment", "dev"}, {"until", "2001-01-01T00:00Z"}, {"reason", "x"}})
+          .first,
+      422);
+  EXPECT_EQ(Post("/v1/freezes", {{"environment", "dev"}, {"until", "soon"}, {"reason", "x"}}).first,
+            422);
+  EXPECT_EQ(Post("/v1/locks", {{"service", "nope"}, {"environment", "dev"}, {"reason", "x"}}).first,
+            404);
+  EXPECT_EQ(Post("/v1/locks", {{"service", "web"}, {"environment", "dev"}}).first, 422);
+  auto client = daemon_.Client(admin_);
+  auto removed = client->Delete("/v1/freezes/dev");
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(removed->status, 404);
+}
+
+class FrozenPipelinesTest : public DaemonTest {
+ protected:
+  FrozenPipelinesTest()
+      : DaemonTest(SourceDir() / "tests" / "data" / "pipelines" / "frozen.yaml") {}
+  void SetUp() override {
+    DaemonTest::SetUp();
+    ASSERT_EQ(Post("/v1/services", {{"name", "web"}}).first, 201);
+    ASSERT_EQ(Post("/v1/services/web/versions",
+                   {{"version", "1.0.0"}, {"artifact", "registry.example.com/web:1.0.0"}})
+                  .first,
+              201);
+  }
+};
+
+TEST_F(FrozenPipelinesTest, AWindowRefusesOrMakesTheRolloutWaitAndStatusShowsIt) {
+  auto [code, body] =
+      Post("/v1/promotions", {{"service", "web"}, {"version", "1.0.0"}, {"environment", "prod"}});
+  EXPECT_EQ(code, 409);
+  const std::string message = body["error"]["message"];
+  EXPECT_EQ(message.rfind("prod is frozen until ", 0), 0u) << message;
+  EXPECT_NE(message.find(": always"), std::string::npos) << message;
+
+  auto [waiting_code, waiting] = Post(
+      "/v1/promotions", {{"service", "web"}, {"version", "1.0.0"}, {"environment", "staging"}});
+  ASSERT_EQ(waiting_code, 201) << waiting;
+  auto promotion = Get("/v1/promotions/" + std::to_string(waiting["id"].get<int64_t>())).second;
+  EXPECT_EQ(promotion["state"], "waiting");
+  EXPECT_EQ(promotion["progress"]["phase"], "frozen");
+
+  auto in_force = Get("/v1/freezes").second["in_force"];
+  ASSERT_EQ(in_force.size(), 2u) << in_force;
+  EXPECT_EQ(in_force[0]["environment"], "staging");
+  EXPECT_EQ(in_force[1]["environment"], "prod");
+  auto status = daemon_.Shipctl({"status"}, viewer_);
+  EXPECT_NE(status.out.find("FROZEN"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("always"), std::string::npos) << status.out;
+}
+
+}  // namespace
+}  // namespace shipd::testing
