@@ -12,6 +12,7 @@
 
 #include "shipd/common/result.h"
 #include "shipd/model/registry.h"
+#include "shipd/store/audit_chain.h"
 
 namespace shipd {
 
@@ -100,6 +101,11 @@ class Store {
 
   // Events with id > after, oldest first, at most `limit`.
   virtual Result<std::vector<Event>> ListEvents(int64_t after, int limit) = 0;
+
+  // Walks the journal's hash chain oldest first, streaming (constant memory), on a connection of
+  // its own and one read snapshot: thread-safe, and writers are not blocked. A broken chain is an
+  // ok Result with `ok` false; an error means the walk itself failed.
+  virtual Result<ChainVerification> VerifyChain() = 0;
 
   virtual Status InsertToken(const TokenRecord& token, const std::vector<Event>& events) = 0;
   // Thread-safe (own connection). nullopt when no token has that hash.
