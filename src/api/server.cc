@@ -719,8 +719,15 @@ class HttplibApiServer final : public ApiServer {
       Caller caller;
       const std::string request_id = RequestIdOf(req);
       res.set_header("X-Request-Id", request_id);
-      Handle(req, res, permission, fn, caller);
-      if (req.method != "GET" && req.method != "HEAD") Audit(req, res, caller, request_id);
+      const bool mutating = req.method != "GET" && req.method != "HEAD";
+      try {
+        Handle(req, res, permission, fn, caller);
+      } catch (...) {  // the exception handler answers 500; the audit log must say so too
+        res.status = 500;
+        if (mutating) Audit(req, res, caller, request_id);
+        throw;
+      }
+      if (mutating) Audit(req, res, caller, request_id);
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       metrics_.Observe(label, req.method, res.status, seconds);
