@@ -519,8 +519,23 @@ class HttplibApiServer final : public ApiServer {
           return Reply{200, {{"events", std::move(list)}, {"next_after", next}}};
         });
     Get("/v1/audit/verify", "/v1/audit/verify", "read",
-        [this](const auto&, const auto&) -> Result<Reply> {
-          auto verified = engine_.VerifyAuditChain();
+        [this](const httplib::Request& req, const auto&) -> Result<Reply> {
+          ChainAnchor anchor;
+          auto head_id = IntParam(req, "head_id", 0, 1, INT64_MAX);
+          if (!head_id.ok()) return head_id.error();
+          anchor.id = *head_id;
+          anchor.hash = req.get_param_value("head_hash");
+          const bool hex =
+              anchor.hash.size() == 64 &&
+              std::all_of(anchor.hash.begin(), anchor.hash.end(), [](char c) {
+                return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
+              });
+          if ((anchor.id != 0 || !anchor.hash.empty()) && (anchor.id == 0 || !hex)) {
+            return Error(ErrorCode::kBadRequest,
+                         "head_id and head_hash go together: an event id and 64 lowercase hex "
+                         "digits, as GET /v1/audit/verify answered them");
+          }
+          auto verified = engine_.VerifyAuditChain(anchor);
           if (!verified.ok()) return verified.error();
           const ChainVerification& v = *verified;
           json body = {{"ok", v.ok},

@@ -694,8 +694,22 @@ int Main(int argc, char** argv) {
   audit->require_subcommand(1);
   auto* audit_verify = audit->add_subcommand(
       "verify", "check the journal's hash chain: exit 0 intact, 1 tampered, 3 error");
+  std::string audit_head;
+  audit_verify->add_option("--head", audit_head,
+                           "ID:HASH of a head exported earlier (head_id:head_hash of -o json): "
+                           "that event must still carry that hash");
   audit_verify->callback([&] {
-    auto reply = Call(api().Get("/v1/audit/verify"), &exit_code);
+    std::string path = "/v1/audit/verify";
+    if (!audit_head.empty()) {
+      const auto colon = audit_head.find(':');
+      if (colon == std::string::npos) {
+        exit_code = Fail("--head \"" + audit_head + "\" must be ID:HASH");
+        return;
+      }
+      path += "?head_id=" + UrlEncode(audit_head.substr(0, colon)) +
+              "&head_hash=" + UrlEncode(audit_head.substr(colon + 1));
+    }
+    auto reply = Call(api().Get(path), &exit_code);
     if (!reply) return;
     const bool ok = reply->value("ok", false);
     exit_code = ok ? kExitYes : kExitNo;

@@ -424,8 +424,8 @@ class StrandEngine final : public Engine, private RolloutHost {
     return RunOnStrand<std::vector<Event>>([&] { return store_->ListEvents(after, limit); });
   }
 
-  Result<ChainVerification> VerifyAuditChain() override {
-    return store_->VerifyChain();  // thread-safe: a connection of its own
+  Result<ChainVerification> VerifyAuditChain(const ChainAnchor& anchor) override {
+    return store_->VerifyChain(anchor);  // thread-safe: a connection of its own
   }
 
   Result<std::vector<Event>> WaitForEvents(int64_t after, int limit,

@@ -527,7 +527,7 @@ class SqliteStore final : public Store {
     });
   }
 
-  Result<ChainVerification> VerifyChain() override {
+  Result<ChainVerification> VerifyChain(const ChainAnchor& anchor) override {
     return Guarded("verifying the audit chain", [&]() -> Result<ChainVerification> {
       SQLite::Database db(path_, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX, kBusyTimeoutMs);
       SQLite::Transaction snapshot(db, SQLite::TransactionBehavior::DEFERRED);
@@ -573,6 +573,10 @@ class SqliteStore final : public Store {
                         "its hash does not match its contents and the previous hash: the"
                         " event was changed");
         }
+        if (e.id == anchor.id && stored != anchor.hash) {
+          return broken(e.id, "its hash differs from the exported head " + anchor.hash +
+                                  ": the chain was rewritten from this event or before");
+        }
         previous_hash = stored;
         previous_id = e.id;
         ++result.checked;
@@ -587,6 +591,10 @@ class SqliteStore final : public Store {
       if (sequence > previous_id) {
         return broken(previous_id + 1, "the newest events (" + std::to_string(previous_id + 1) +
                                            ".." + std::to_string(sequence) + ") are missing");
+      }
+      if (anchor.id > previous_id || (anchor.id > 0 && anchor.id <= legacy_through)) {
+        return broken(anchor.id, "the exported head, event " + std::to_string(anchor.id) +
+                                     ", is not in the chain");
       }
       return result;
     });

@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
 
   for (int run = 1; run <= 3; ++run) {
     start = std::chrono::steady_clock::now();
-    auto verified = (*store)->VerifyChain();
+    auto verified = (*store)->VerifyChain({});
     const double verify = Seconds(start);
     if (!verified.ok() || !verified->ok) return 1;
     std::printf("verify run %d: %lld events in %.3f s (%.0f events/s)\n", run,

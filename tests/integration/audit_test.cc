@@ -114,6 +114,13 @@ TEST_F(AuditTest, VerifyFindsTheRowChangedWhileTheDaemonWasStopped) {
   EXPECT_TRUE(verified["ok"].get<bool>());
   EXPECT_GE(verified["checked"].get<int64_t>(), 4);  // 3 tokens, 2 services, 2 audit events
   EXPECT_TRUE(verified["first_bad_id"].is_null());
+  const std::string head = std::to_string(verified["head_id"].get<int64_t>()) + ":" +
+                           verified["head_hash"].get<std::string>();
+  EXPECT_EQ(daemon_.Shipctl({"audit", "verify", "--head", head}, viewer_).exit_code, 0);
+  auto wrong_head =
+      daemon_.Shipctl({"audit", "verify", "--head", "1:" + std::string(64, 'a')}, viewer_);
+  EXPECT_EQ(wrong_head.exit_code, 1) << wrong_head.out;
+  EXPECT_EQ(daemon_.Shipctl({"audit", "verify", "--head", "1:nothex"}, viewer_).exit_code, 3);
 
   int64_t target = 0;
   const json page = Get("/v1/events?limit=1000").second;

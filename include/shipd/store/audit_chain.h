@@ -19,6 +19,13 @@ inline constexpr std::string_view kChainGenesis =
 // kind, subject, data — id and time in decimal, data as stored.
 std::string ChainHash(std::string_view previous_hash, const Event& event);
 
+// A head exported earlier (docs/audit.md#limits): the event with this id must still carry this
+// hash, which catches a chain rewritten consistently from that event back. id 0: none.
+struct ChainAnchor {
+  int64_t id = 0;
+  std::string hash;
+};
+
 // The result of walking the chain, oldest event first.
 struct ChainVerification {
   bool ok = true;

@@ -104,8 +104,8 @@ class Store {
 
   // Walks the journal's hash chain oldest first, streaming (constant memory), on a connection of
   // its own and one read snapshot: thread-safe, and writers are not blocked. A broken chain is an
-  // ok Result with `ok` false; an error means the walk itself failed.
-  virtual Result<ChainVerification> VerifyChain() = 0;
+  // ok Result with `ok` false; an error means the walk itself failed. `anchor`: see ChainAnchor.
+  virtual Result<ChainVerification> VerifyChain(const ChainAnchor& anchor) = 0;
 
   virtual Status InsertToken(const TokenRecord& token, const std::vector<Event>& events) = 0;
   // Thread-safe (own connection). nullopt when no token has that hash.

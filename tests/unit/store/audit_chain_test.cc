@@ -68,8 +68,8 @@ class AuditChainStoreTest : public ::testing::Test {
     }
   }
 
-  static ChainVerification Verify(Store& store) {
-    Result<ChainVerification> verified = store.VerifyChain();
+  static ChainVerification Verify(Store& store, const ChainAnchor& anchor = {}) {
+    Result<ChainVerification> verified = store.VerifyChain(anchor);
     EXPECT_TRUE(verified.ok()) << verified.error().message();
     return verified.ok() ? *verified : ChainVerification{};
   }
@@ -162,6 +162,37 @@ TEST_F(AuditChainStoreTest, DetectsAChangedRowWhoseOwnHashWasRecomputed) {
   ChainVerification v = Verify(*store);
   EXPECT_FALSE(v.ok);
   EXPECT_EQ(v.first_bad_id, 4);  // the next link no longer matches
+}
+
+TEST_F(AuditChainStoreTest, AnExportedHeadCatchesAChainRewrittenConsistently) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Append(*store, 4);
+  const ChainAnchor head{4, HashOf(4)};
+  EXPECT_TRUE(Verify(*store, head).ok);
+
+  // Change event 2 and recompute every hash after it, as someone with the file could.
+  Result<std::vector<Event>> events = store->ListEvents(0, 10);
+  ASSERT_TRUE(events.ok());
+  (*events)[1].actor = "someone-else";
+  std::string previous(kChainGenesis);
+  std::string sql = "UPDATE events SET actor = 'someone-else' WHERE id = 2;";
+  for (const Event& e : *events) {
+    previous = ChainHash(previous, e);
+    sql += "UPDATE events SET hash = '" + previous + "' WHERE id = " + std::to_string(e.id) + ";";
+  }
+  Tamper(sql);
+
+  EXPECT_TRUE(Verify(*store).ok);  // consistent, so the chain alone cannot tell
+  ChainVerification v = Verify(*store, head);
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.first_bad_id, 4);
+  EXPECT_THAT(v.reason, HasSubstr("exported head"));
+
+  v = Verify(*store, ChainAnchor{9, head.hash});  // a head the journal no longer reaches
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.first_bad_id, 9);
+  EXPECT_THAT(v.reason, HasSubstr("not in the chain"));
 }
 
 TEST_F(AuditChainStoreTest, DetectsADeletedRow) {
