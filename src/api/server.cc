@@ -7,7 +7,9 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
@@ -121,6 +123,13 @@ class HttplibApiServer final : public ApiServer {
         message = "HTTP error " + std::to_string(res.status);
       }
       res.set_content(ErrorJson(code, message).dump(), "application/json");
+      if (req.method != "GET" && req.method != "HEAD") {  // a refused PUT/DELETE is audited too
+        Caller caller;
+        caller.actor.source = req.remote_addr;
+        const std::string request_id = RequestIdOf(req);
+        res.set_header("X-Request-Id", request_id);
+        Audit(req, res, caller, request_id);
+      }
       metrics_.Observe("unmatched", req.method, res.status, 0);
     });
     server_.set_exception_handler([](const httplib::Request& req, httplib::Response& res,
@@ -520,6 +529,36 @@ class HttplibApiServer final : public ApiServer {
           const int64_t next = events->empty() ? *after : events->back().id;
           return Reply{200, {{"events", std::move(list)}, {"next_after", next}}};
         });
+    Get("/v1/audit/verify", "/v1/audit/verify", "read",
+        [this](const httplib::Request& req, const auto&) -> Result<Reply> {
+          ChainAnchor anchor;
+          auto head_id = IntParam(req, "head_id", 0, 1, INT64_MAX);
+          if (!head_id.ok()) return head_id.error();
+          anchor.id = *head_id;
+          anchor.hash = req.get_param_value("head_hash");
+          const bool hex =
+              anchor.hash.size() == 64 &&
+              std::all_of(anchor.hash.begin(), anchor.hash.end(), [](char c) {
+                return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
+              });
+          if ((anchor.id != 0 || !anchor.hash.empty()) && (anchor.id == 0 || !hex)) {
+            return Error(ErrorCode::kBadRequest,
+                         "head_id and head_hash go together: an event id and 64 lowercase hex "
+                         "digits, as GET /v1/audit/verify answered them");
+          }
+          auto verified = engine_.VerifyAuditChain(anchor);
+          if (!verified.ok()) return verified.error();
+          const ChainVerification& v = *verified;
+          json body = {{"ok", v.ok},
+                       {"checked", v.checked},
+                       {"legacy", v.legacy},
+                       {"head_id", v.head_id},
+                       {"head_hash", v.head_hash}};
+          body["first_bad_id"] = v.ok ? json(nullptr) : json(v.first_bad_id);
+          body["reason"] = v.ok ? json(nullptr) : json(v.reason);
+          return Reply{200, std::move(body)};
+        });
+
     server_.Get("/v1/events/stream", [this](const httplib::Request& req, httplib::Response& res) {
       const auto start = std::chrono::steady_clock::now();
       OpenEventStream(req, res);
@@ -831,16 +870,67 @@ class HttplibApiServer final : public ApiServer {
     return [this, label = std::move(label), permission = std::move(permission), fn = std::move(fn)](
                const httplib::Request& req, httplib::Response& res) {
       const auto start = std::chrono::steady_clock::now();
-      Handle(req, res, permission, fn);
+      Caller caller;
+      const std::string request_id = RequestIdOf(req);
+      res.set_header("X-Request-Id", request_id);
+      const bool mutating = req.method != "GET" && req.method != "HEAD";
+      try {
+        Handle(req, res, permission, fn, caller);
+      } catch (...) {  // the exception handler answers 500; the audit log must say so too
+        res.status = 500;
+        if (mutating) Audit(req, res, caller, request_id);
+        throw;
+      }
+      if (mutating) Audit(req, res, caller, request_id);
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       metrics_.Observe(label, req.method, res.status, seconds);
     };
   }
 
+  // The client's X-Request-Id when well-formed (1-64 of [A-Za-z0-9._:-]), else a fresh one.
+  static std::string RequestIdOf(const httplib::Request& req) {
+    std::string id = req.get_header_value("X-Request-Id");
+    const bool well_formed =
+        !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == ':' ||
+                 c == '-';
+        });
+    return well_formed ? id : RandomHex(8);
+  }
+
+  // Every mutating request, refused ones included, leaves one audit.request event in the
+  // hash-chained journal (docs/audit.md). A failure to record is logged: the request's own
+  // effect is already committed and its reply decided.
+  void Audit(const httplib::Request& req, const httplib::Response& res, const Caller& caller,
+             const std::string& request_id) {
+    // Method and path are the client's bytes: made valid UTF-8 so the journal stays JSON-clean.
+    const std::string method = ValidUtf8(req.method);
+    const std::string path = ValidUtf8(req.path);
+    std::string actor = caller.token_name;
+    if (actor.empty()) {
+      constexpr std::string_view kHooks = "/v1/hooks/";
+      actor = path.starts_with(kHooks) ? "webhook:" + path.substr(kHooks.size())
+                                       : std::string("anonymous");
+    }
+    const json data = {
+        {"request_id", request_id}, {"method", method},           {"path", path},
+        {"status", res.status},     {"token", caller.token_name}, {"source", caller.actor.source}};
+    if (auto recorded = engine_.RecordEvent(Actor{actor, caller.actor.source}, "audit.request",
+                                            method + " " + path, data.dump());
+        !recorded.ok()) {
+      spdlog::error("request {} {} {}: not recorded in the audit log: {}", request_id, method, path,
+                    recorded.error().message());
+    }
+  }
+
+  static std::string ValidUtf8(const std::string& text) {
+    return json::parse(json(text).dump(-1, ' ', false, json::error_handler_t::replace))
+        .get<std::string>();
+  }
+
   void Handle(const httplib::Request& req, httplib::Response& res, const std::string& permission,
-              const RouteFn& fn) {
-    Caller caller;
+              const RouteFn& fn, Caller& caller) {
     caller.actor.source = req.remote_addr;
     Result<Reply> reply = Error(ErrorCode::kInternal, "unreachable");
     if (auto auth = Authorize(req, permission, caller); !auth.ok()) {

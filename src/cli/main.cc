@@ -773,6 +773,50 @@ int Main(int argc, char** argv) {
     });
   }
 
+  // audit verify
+  auto* audit = app.add_subcommand("audit", "the audit log: the hash-chained journal");
+  audit->require_subcommand(1);
+  auto* audit_verify = audit->add_subcommand(
+      "verify", "check the journal's hash chain: exit 0 intact, 1 tampered, 3 error");
+  std::string audit_head;
+  audit_verify->add_option("--head", audit_head,
+                           "ID:HASH of a head exported earlier (head_id:head_hash of -o json): "
+                           "that event must still carry that hash");
+  audit_verify->callback([&] {
+    std::string path = "/v1/audit/verify";
+    if (!audit_head.empty()) {
+      const auto colon = audit_head.find(':');
+      if (colon == std::string::npos) {
+        exit_code = Fail("--head \"" + audit_head + "\" must be ID:HASH");
+        return;
+      }
+      path += "?head_id=" + UrlEncode(audit_head.substr(0, colon)) +
+              "&head_hash=" + UrlEncode(audit_head.substr(colon + 1));
+    }
+    auto reply = Call(api().Get(path), &exit_code);
+    if (!reply) return;
+    const bool ok = reply->value("ok", false);
+    exit_code = ok ? kExitYes : kExitNo;
+    if (globals.json()) return PrintJson(*reply);
+    if (ok) {
+      std::cout << "audit chain intact: " << (*reply)["checked"].get<int64_t>()
+                << " events checked";
+      if ((*reply)["legacy"].get<int64_t>() > 0) {
+        std::cout << " (" << (*reply)["legacy"].get<int64_t>()
+                  << " older events predate the chain)";
+      }
+      std::cout << "\n";
+      if ((*reply)["head_id"].get<int64_t>() > 0) {
+        std::cout << "head: event " << (*reply)["head_id"].get<int64_t>() << " "
+                  << (*reply)["head_hash"].get<std::string>() << "\n";
+      }
+      return;
+    }
+    std::cout << "audit chain BROKEN at event " << (*reply)["first_bad_id"].get<int64_t>() << ": "
+              << (*reply)["reason"].get<std::string>() << "\n"
+              << "(" << (*reply)["checked"].get<int64_t>() << " events before it verified)\n";
+  });
+
   // graph [--env ENV] [--format dot|json]
   auto* graph = app.add_subcommand("graph", "the dependency graph of what is live");
   std::string graph_env, graph_format = "table";

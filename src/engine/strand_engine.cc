@@ -520,6 +520,10 @@ class StrandEngine final : public Engine, private RolloutHost {
     return RunOnStrand<std::vector<Event>>([&] { return store_->ListEvents(after, limit); });
   }
 
+  Result<ChainVerification> VerifyAuditChain(const ChainAnchor& anchor) override {
+    return store_->VerifyChain(anchor);  // thread-safe: a connection of its own
+  }
+
   Result<std::vector<Event>> WaitForEvents(int64_t after, int limit,
                                            std::chrono::milliseconds timeout) override {
     {

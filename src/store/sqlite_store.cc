@@ -18,6 +18,7 @@
 
 #include "migrations.h"
 #include "shipd/model/progress_json.h"
+#include "shipd/store/audit_chain.h"
 #include "shipd/store/store.h"
 
 namespace shipd {
@@ -217,10 +218,13 @@ class SqliteStore final : public Store {
  public:
   // Takes a connection already configured and migrated. Throws SQLite::Exception.
   SqliteStore(SQLite::Database db, const std::string& path)
-      : db_(std::move(db)),
+      : path_(path),
+        db_(std::move(db)),
         insert_event_(db_,
-                      "INSERT INTO events (time, actor, kind, subject, data) "
-                      "VALUES (?, ?, ?, ?, ?)"),
+                      "INSERT INTO events (id, time, actor, kind, subject, data, hash) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?)"),
+        select_chain_tail_(db_, "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1"),
+        select_event_sequence_(db_, "SELECT seq FROM sqlite_sequence WHERE name = 'events'"),
         insert_service_(db_, "INSERT INTO services (name, repo, created_at) VALUES (?, ?, ?)"),
         insert_version_(db_,
                         "INSERT INTO versions (service, version, major, minor, patch, prerelease,"
@@ -568,6 +572,79 @@ class SqliteStore final : public Store {
     return ids;
   }
 
+  Result<ChainVerification> VerifyChain(const ChainAnchor& anchor) override {
+    return Guarded("verifying the audit chain", [&]() -> Result<ChainVerification> {
+      SQLite::Database db(path_, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX, kBusyTimeoutMs);
+      SQLite::Transaction snapshot(db, SQLite::TransactionBehavior::DEFERRED);
+      ChainVerification result;
+      const int64_t legacy_through =
+          db.execAndGet("SELECT coalesce((SELECT legacy_through FROM audit_chain), 0)").getInt64();
+      SQLite::Statement rows(db,
+                             "SELECT id, time, actor, kind, subject, data, hash FROM events"
+                             " ORDER BY id");
+      std::string previous_hash(kChainGenesis);
+      int64_t previous_id = legacy_through;
+      auto broken = [&](int64_t id, std::string reason) {
+        result.ok = false;
+        result.first_bad_id = id;
+        result.reason = std::move(reason);
+        return result;
+      };
+      Event e;
+      while (rows.executeStep()) {
+        e.id = IntAt(rows, 0);
+        if (e.id <= legacy_through) {
+          ++result.legacy;
+          continue;
+        }
+        if (e.id != previous_id + 1) {
+          const std::string first = std::to_string(previous_id + 1);
+          return broken(e.id, e.id == previous_id + 2
+                                  ? "event " + first + " before it is missing"
+                                  : "events " + first + ".." + std::to_string(e.id - 1) +
+                                        " before it are missing");
+        }
+        if (rows.isColumnNull(6)) {
+          return broken(e.id, "it has no hash (written after the chain began)");
+        }
+        e.time = IntAt(rows, 1);
+        e.actor = TextAt(rows, 2);
+        e.kind = TextAt(rows, 3);
+        e.subject = TextAt(rows, 4);
+        e.data = TextAt(rows, 5);
+        std::string_view stored = TextAt(rows, 6);
+        if (ChainHash(previous_hash, e) != stored) {
+          return broken(e.id,
+                        "its hash does not match its contents and the previous hash: the"
+                        " event was changed");
+        }
+        if (e.id == anchor.id && stored != anchor.hash) {
+          return broken(e.id, "its hash differs from the exported head " + anchor.hash +
+                                  ": the chain was rewritten from this event or before");
+        }
+        previous_hash = stored;
+        previous_id = e.id;
+        ++result.checked;
+        result.head_id = e.id;
+        result.head_hash = previous_hash;
+      }
+      // The sequence remembers ids handed out; a shorter journal lost its newest events.
+      const int64_t sequence =
+          db.execAndGet(
+                "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)")
+              .getInt64();
+      if (sequence > previous_id) {
+        return broken(previous_id + 1, "the newest events (" + std::to_string(previous_id + 1) +
+                                           ".." + std::to_string(sequence) + ") are missing");
+      }
+      if (anchor.id > previous_id || (anchor.id > 0 && anchor.id <= legacy_through)) {
+        return broken(anchor.id, "the exported head, event " + std::to_string(anchor.id) +
+                                     ", is not in the chain");
+      }
+      return result;
+    });
+  }
+
   Status InsertToken(const TokenRecord& token, const std::vector<Event>& events) override {
     Result<std::vector<int64_t>> ids = Mutate("inserting token " + token.name, events, [&] {
       Run(insert_token_, Lowercase(token.sha256_hex), token.name, token.role, token.created_at);
@@ -720,18 +797,49 @@ class SqliteStore final : public Store {
       rows();
       std::vector<int64_t> ids;
       ids.reserve(events.size());
-      for (const Event& e : events) {
-        Run(insert_event_, e.time, e.actor, e.kind, e.subject,
-            e.data.empty() ? std::string("{}") : e.data);
-        ids.push_back(db_.getLastInsertRowid());
+      if (!events.empty()) {
+        // Read inside the write transaction: `shipd token create` may have appended meanwhile.
+        auto [last_id, previous_hash] = ChainTail();
+        for (const Event& e : events) {
+          Event stored = e;
+          stored.id = ++last_id;
+          if (stored.data.empty()) stored.data = "{}";
+          std::string hash = ChainHash(previous_hash, stored);
+          Run(insert_event_, stored.id, stored.time, stored.actor, stored.kind, stored.subject,
+              stored.data, hash);
+          ids.push_back(stored.id);
+          previous_hash = std::move(hash);
+        }
       }
       transaction.commit();
       return ids;
     });
   }
 
+  // The id after which the next event goes (never reused, as AUTOINCREMENT promises) and the
+  // hash it links to: the genesis when the newest event predates the chain.
+  std::pair<int64_t, std::string> ChainTail() {
+    int64_t last_id = 0;
+    std::string hash(kChainGenesis);
+    {
+      ResetOnExit reset(select_chain_tail_);
+      if (select_chain_tail_.executeStep()) {
+        last_id = IntAt(select_chain_tail_, 0);
+        if (!select_chain_tail_.isColumnNull(1)) hash = TextAt(select_chain_tail_, 1);
+      }
+    }
+    ResetOnExit reset(select_event_sequence_);
+    if (select_event_sequence_.executeStep()) {
+      last_id = std::max(last_id, IntAt(select_event_sequence_, 0));
+    }
+    return {last_id, std::move(hash)};
+  }
+
+  const std::string path_;
   SQLite::Database db_;  // the engine's connection: all writes
   SQLite::Statement insert_event_;
+  SQLite::Statement select_chain_tail_;
+  SQLite::Statement select_event_sequence_;
   SQLite::Statement insert_service_;
   SQLite::Statement insert_version_;
   SQLite::Statement insert_provide_;

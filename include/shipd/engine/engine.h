@@ -168,6 +168,8 @@ class Engine {
   virtual Endpoints Urls(std::string_view service, std::string_view environment) const = 0;
 
   virtual Result<std::vector<Event>> ListEvents(int64_t after, int limit) = 0;
+  // Walks the journal's hash chain (Store::VerifyChain): off the strand, so writes go on.
+  virtual Result<ChainVerification> VerifyAuditChain(const ChainAnchor& anchor) = 0;
   // Blocks until some event newer than `after` exists or `timeout` passes (then the list may be
   // empty). For long-polling readers: shipctl events --follow, tests.
   virtual Result<std::vector<Event>> WaitForEvents(int64_t after, int limit,

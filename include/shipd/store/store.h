@@ -12,6 +12,7 @@
 
 #include "shipd/common/result.h"
 #include "shipd/model/registry.h"
+#include "shipd/store/audit_chain.h"
 
 namespace shipd {
 
@@ -123,6 +124,10 @@ class Store {
   virtual Result<std::vector<int64_t>> DeleteHold(const std::string& environment,
                                                   const std::string& service,
                                                   const std::vector<Event>& events) = 0;
+  // Walks the journal's hash chain oldest first, streaming (constant memory), on a connection of
+  // its own and one read snapshot: thread-safe, and writers are not blocked. A broken chain is an
+  // ok Result with `ok` false; an error means the walk itself failed. `anchor`: see ChainAnchor.
+  virtual Result<ChainVerification> VerifyChain(const ChainAnchor& anchor) = 0;
 
   virtual Status InsertToken(const TokenRecord& token, const std::vector<Event>& events) = 0;
   // Thread-safe (own connection). nullopt when no token has that hash.
