@@ -545,6 +545,11 @@ int Run(Fixture& f) {
     }
   }
   std::vector<int64_t> late_all, late_analyze, late_pause;
+  // Per timed step (by index): over how long its N ends were spread, and its N next transitions.
+  struct Spread {
+    TimeMs first_end = INT64_MAX, last_end = 0, first_next = INT64_MAX, last_next = 0;
+  };
+  std::map<int, Spread> spreads;
   for (const auto& [id, list] : by_promotion) {
     for (size_t i = 0; i < list.size(); ++i) {
       if (list[i]->kind != "rollout.step") continue;
@@ -555,6 +560,11 @@ int Run(Fixture& f) {
       for (size_t j = i + 1; j < list.size(); ++j) {
         if (list[j]->kind.rfind("check.", 0) == 0) continue;
         const int64_t late = list[j]->time - ends;
+        Spread& spread = spreads[step.value("step", -1)];
+        spread.first_end = std::min(spread.first_end, ends);
+        spread.last_end = std::max(spread.last_end, ends);
+        spread.first_next = std::min(spread.first_next, list[j]->time);
+        spread.last_next = std::max(spread.last_next, list[j]->time);
         late_all.push_back(late);
         (type == "pause" ? late_pause : late_analyze).push_back(late);
         break;
@@ -617,6 +627,11 @@ int Run(Fixture& f) {
   PrintPercentiles("lateness", Summarise(late_all));
   PrintPercentiles("lateness_analyze", Summarise(late_analyze));
   PrintPercentiles("lateness_pause", Summarise(late_pause));
+  for (const auto& [step, spread] : spreads) {
+    const std::string name = "step" + std::to_string(step);
+    PrintInt(name + "_ends_spread_ms", spread.last_end - spread.first_end);
+    PrintInt(name + "_next_transitions_spread_ms", spread.last_next - spread.first_next);
+  }
 
   std::fprintf(stderr,
                "rollout_bench: timeline (s, cpu %% of a core, rss MB, measurements/s, "
