@@ -68,6 +68,8 @@ struct Rollouts::Runtime {
   bool reapply = false;  // after a restart: re-apply the weight before continuing the step
   int measuring = 0;     // measurements of this generation in flight
   int scheduled = 0;     // measurements of this generation waiting for their timer
+  // Events written by the next Commit, before its own (Carry).
+  std::vector<Event> carried;
 
   int64_t id() const { return promotion.id; }
   RolloutProgress& progress() { return promotion.progress; }
@@ -713,11 +715,8 @@ void Rollouts::OnDriverDone(int64_t id, uint64_t generation, DriverAction action
   if (phase == "deploy") {
     EnterStep(*r, 0, kSystem);
   } else if (phase == "weight") {
-    if (Commit(
-            *r, [](Promotion&) {}, "rollout.weight_set",
-            {{"weight", r->progress().weight}, {"detail", detail}}, kSystem)) {
-      EnterStep(*r, r->progress().step + 1, kSystem);
-    }
+    Carry(*r, "rollout.weight_set", {{"weight", r->progress().weight}, {"detail", detail}});
+    EnterStep(*r, r->progress().step + 1, kSystem);
   } else if (phase == "promote") {
     Finish(*r, RolloutState::kSucceeded, "rollout.succeeded", kSystem,
            {{"previous", r->progress().previous_version}, {"detail", detail}});
@@ -864,11 +863,9 @@ void Rollouts::MaybeFinishAnalysis(Runtime& r) {
         "next", kSystem, {{"check", check}});
     return;
   }
-  if (Commit(
-          r, [](Promotion&) {}, "rollout.analysis_passed",
-          {{"step", r.progress().step}, {"checks", TalliesJson(r.progress())}}, kSystem)) {
-    EnterStep(r, r.progress().step + 1, kSystem);
-  }
+  Carry(r, "rollout.analysis_passed",
+        {{"step", r.progress().step}, {"checks", TalliesJson(r.progress())}});
+  EnterStep(r, r.progress().step + 1, kSystem);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -959,7 +956,9 @@ bool Rollouts::Commit(Runtime& r, const std::function<void(Promotion&)>& change,
   data["state"] = RolloutStateName(next.state);
   data["phase"] = next.progress.phase;
   if (!data.contains("weight")) data["weight"] = next.progress.weight;
-  std::vector<Event> events = {MakeEvent(actor, kind, next, data)};
+  std::vector<Event> events = std::move(r.carried);
+  r.carried.clear();
+  events.push_back(MakeEvent(actor, kind, next, data));
   if (!also.empty()) events.push_back(MakeEvent(actor, also, next, std::move(data)));
   auto ids = host_.store().UpdatePromotion(next, deployment, events);
   if (!ids.ok()) {
@@ -983,6 +982,13 @@ bool Rollouts::Commit(Runtime& r, const std::function<void(Promotion&)>& change,
     host_.PublishEventId(ids->back());
   }
   return true;
+}
+
+void Rollouts::Carry(Runtime& r, const std::string& kind, json data) {
+  data["state"] = RolloutStateName(r.promotion.state);
+  data["phase"] = r.progress().phase;
+  if (!data.contains("weight")) data["weight"] = r.progress().weight;
+  r.carried.push_back(MakeEvent(kSystem, kind, r.promotion, std::move(data)));
 }
 
 Event Rollouts::MakeEvent(const Actor& actor, const std::string& kind, const Promotion& promotion,

@@ -99,6 +99,10 @@ class Rollouts {
   bool Commit(Runtime& r, const std::function<void(Promotion&)>& change, const std::string& kind,
               nlohmann::json data, const Actor& actor, std::optional<Deployment> deployment = {},
               bool new_generation = true, const std::string& also = {});
+  // An event that changes nothing by itself (a step passed, a weight was applied), written in the
+  // transaction of r's next Commit, which follows at once: one fsync per step, not two. Dropped
+  // if that commit fails; the retry from the persisted phase records it again.
+  void Carry(Runtime& r, const std::string& kind, nlohmann::json data);
 
   // Side effects.
   void RunDriver(Runtime& r, DriverAction action, int weight);
