@@ -36,7 +36,6 @@
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
