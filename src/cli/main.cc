@@ -630,6 +630,13 @@ int Main(int argc, char** argv) {
                 << promote_env << "\n";
       return;
     }
+    if (response.ok() && response->status == 409) {
+      // Refused by a lock or a freeze: a "no" like a blocked promotion, not an error.
+      exit_code = kExitNo;
+      if (globals.json()) return PrintJson(response->body);
+      std::cout << "refused: " << ErrorMessage(*response) << "\n";
+      return;
+    }
     auto reply = Call(std::move(response), &exit_code);
     if (!reply) return;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(*timeout_ms);

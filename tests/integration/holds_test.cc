@@ -43,9 +43,10 @@ TEST_F(HoldsTest, LockRefusesPromotionUntilUnlockAndStatusShowsIt) {
   const std::string message = body["error"]["message"];
   EXPECT_NE(message.find("web is locked in dev by ci until "), std::string::npos) << message;
   EXPECT_NE(message.find("INC-4711 payments"), std::string::npos) << message;
+  // A refusal is a "no" (exit 1), as a blocked promotion is.
   auto promote = daemon_.Shipctl({"promote", "web@1.0.0", "--to", "dev"}, deployer_);
-  EXPECT_EQ(promote.exit_code, 3);
-  EXPECT_NE(promote.err.find("locked"), std::string::npos) << promote.err;
+  EXPECT_EQ(promote.exit_code, 1);
+  EXPECT_NE(promote.out.find("refused: web is locked"), std::string::npos) << promote.out;
   EXPECT_EQ(Get("/v1/locks").second["locks"].size(), 1u);
 
   auto unlocked = daemon_.Shipctl({"unlock", "web", "--env", "dev"}, deployer_);
