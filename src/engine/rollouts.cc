@@ -204,8 +204,8 @@ void Rollouts::Start(Runtime& r, const Actor& actor) {
   // Nothing of it ran yet, so it follows the strategy its environment has now: after a restart
   // with other pipelines, the one it was created with may be gone (and would count as direct).
   const std::string strategy_name = EnvironmentConfig(r.promotion.environment)->strategy;
-  const Strategy* strategy = &pipelines_.strategies.at(strategy_name);
-  const bool direct = strategy == nullptr || strategy->steps.empty();
+  const Strategy& strategy = pipelines_.strategies.at(strategy_name);
+  const bool direct = strategy.steps.empty();
   Deployment deployment = current;
   deployment.environment = r.promotion.environment;
   deployment.service = r.promotion.service;
@@ -221,7 +221,7 @@ void Rollouts::Start(Runtime& r, const Actor& actor) {
         p.progress.strategy = strategy_name;
         p.progress.phase = direct ? "promote" : "deploy";
         p.progress.step = direct ? 0 : -1;
-        p.progress.steps = strategy ? static_cast<int>(strategy->steps.size()) : 0;
+        p.progress.steps = static_cast<int>(strategy.steps.size());
         p.progress.weight = 0;
         p.progress.previous_version = previous;
         p.progress.behind = 0;
@@ -229,9 +229,7 @@ void Rollouts::Start(Runtime& r, const Actor& actor) {
         p.progress.step_started_at = clock_.NowMs();
       },
       "rollout.started",
-      {{"previous", previous},
-       {"strategy", strategy_name},
-       {"steps", strategy ? strategy->steps.size() : 0}},
+      {{"previous", previous}, {"strategy", strategy_name}, {"steps", strategy.steps.size()}},
       actor, direct ? std::nullopt : std::optional<Deployment>(deployment));
   if (ok) Continue(r);
 }
