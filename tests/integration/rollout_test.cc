@@ -308,7 +308,8 @@ TEST_F(DaemonRolloutTest, CanaryThroughTheLocalDriverSucceeds) {
   const auto settled = traffic->ByVersion();
   ASSERT_TRUE(traffic->WaitForMore(20));
   const auto after = traffic->ByVersion();
-  EXPECT_EQ(after.at("1.1.0").answers - settled.at("1.1.0").answers, 20);
+  // At least the 20 waited for: the traffic thread may finish one more before it is read.
+  EXPECT_GE(after.at("1.1.0").answers - settled.at("1.1.0").answers, 20);
   EXPECT_EQ(after.at("1.0.0").answers, settled.at("1.0.0").answers);
   EXPECT_EQ(after.size(), 2u);  // no answers without a version (the proxy's own 503)
   EXPECT_EQ(after.at("1.1.0").errors, 0);
