@@ -20,6 +20,9 @@ struct ApiOptions {
   size_t max_body_bytes = 1024 * 1024;
   int threads = 32;  // at most a quarter serve event streams (GET /v1/events/stream)
   RoleTable roles = BuiltinRoles();  // what the roles tokens carry grant
+  // Set when shipd runs with --test-clock: POST /v1/test/clock moves it (admin only). Null: the
+  // route does not exist.
+  FakeClock* test_clock = nullptr;
 };
 
 class ApiServer {
