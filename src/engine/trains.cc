@@ -117,7 +117,7 @@ void Trains::Shutdown() {
   wake_.cancel();
 }
 
-std::optional<TimeMs> Trains::NextDeparture(const Train& train, TimeMs after) {
+std::optional<TimeMs> NextDeparture(const Train& train, TimeMs after) {
   if (train.cadence.empty()) return std::nullopt;
   auto cron = ParseCron(train.cadence);
   if (!cron.ok()) return std::nullopt;

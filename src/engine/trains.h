@@ -65,8 +65,6 @@ class Trains {
   // Any thread.
   std::optional<Train> Get(std::string_view name) const;
   std::vector<Train> List() const;
-  // When the train departs by itself next; nullopt without a cadence.
-  static std::optional<TimeMs> NextDeparture(const Train& train, TimeMs after);
 
   void Shutdown();
 

@@ -119,6 +119,10 @@ struct TrainChange {
   std::vector<std::pair<std::string, Verdict>> refused;
 };
 
+// When a train with a cadence departs next, after `after` (in the cadence's zone); nullopt
+// without a cadence or when it never matches.
+std::optional<TimeMs> NextDeparture(const Train& train, TimeMs after);
+
 // Operator actions on a rollout (POST /v1/promotions/{id}/approve|resume|abort|rollback).
 enum class RolloutAction { kApprove, kResume, kAbort, kRollback };
 std::string_view RolloutActionName(RolloutAction action);  // "approve", ...
