@@ -674,6 +674,11 @@ class StrandEngine final : public Engine, private RolloutHost, private TrainHost
     return shipd::Evaluate(changes, environment.index, context);
   }
 
+  Verdict Judge(const State& state, std::shared_ptr<const Version> version,
+                const EnvironmentState& environment) const override {
+    return Evaluate(state, std::move(version), environment, ChangeKind::kPromote, 0, "");
+  }
+
   Result<PromotionOutcome> PromoteCar(const PromotionRequest& request, const Actor& actor,
                                       const nlohmann::json& train) override {
     return PromoteOnStrand(request, actor, train);

@@ -84,6 +84,17 @@ Verdict NewReasons(const Verdict& before, Verdict after) {
   return after;
 }
 
+// How long until the verdict allows the promotion when soak time is all that is missing.
+std::optional<int64_t> SoakOnly(const Verdict& verdict) {
+  if (verdict.reasons.empty()) return std::nullopt;
+  int64_t remaining = 0;
+  for (const Reason& reason : verdict.reasons) {
+    if (!reason.remaining_ms || *reason.remaining_ms <= 0) return std::nullopt;
+    remaining = std::max(remaining, *reason.remaining_ms);
+  }
+  return remaining;
+}
+
 // Through the trip's current environment: arrived, or waiting for the next one.
 bool Through(const TrainCar& car, const TrainTrip& trip) {
   return car.state == CarState::kArrived ||
@@ -529,6 +540,19 @@ void Trains::StartCar(Train& train, TrainTrip& trip, TrainCar& car, std::vector<
     wait(DescribeFreeze(environment, *freeze), freeze->until_ms);
     return;
   }
+  // Only soak time missing: the car waits for it without asking (a refused request would be
+  // journalled as a blocked promotion each time).
+  if (env != nullptr) {
+    const ServiceState* service = state->FindService(car.service);
+    if (auto version = service ? service->FindShared(car.version) : nullptr) {
+      const Verdict verdict = host_.Judge(*state, version, *env);
+      if (auto remaining = SoakOnly(verdict)) {
+        wait("soaking before " + environment + ": " + verdict.reasons.front().message,
+             now + *remaining);
+        return;
+      }
+    }
+  }
   // Recorded before the promotion is asked for: after a crash in between, Resume looks for it.
   car.state = CarState::kStarting;
   car.updated_at = now;
@@ -549,18 +573,9 @@ void Trains::StartCar(Train& train, TrainTrip& trip, TrainCar& car, std::vector<
   }
   if (!outcome->promotion) {
     const Verdict& verdict = outcome->verdict;
-    // Only soak time missing: the car waits for it.
-    int64_t remaining = 0;
-    const bool soaking =
-        !verdict.reasons.empty() &&
-        std::all_of(verdict.reasons.begin(), verdict.reasons.end(), [&](const Reason& r) {
-          if (!r.remaining_ms || *r.remaining_ms <= 0) return false;
-          remaining = std::max(remaining, *r.remaining_ms);
-          return true;
-        });
-    if (soaking) {
+    if (auto remaining = SoakOnly(verdict)) {
       wait("soaking before " + environment + ": " + verdict.reasons.front().message,
-           now + remaining);
+           now + *remaining);
       return;
     }
     FailCar(train, trip, car, "blocked in " + environment + ": " + Summary(verdict), events);

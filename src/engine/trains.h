@@ -32,6 +32,10 @@ class TrainHost {
   virtual Verdict EvaluateSet(const State& state,
                               const std::vector<std::shared_ptr<const Version>>& versions,
                               const EnvironmentState& environment) const = 0;
+  // The gate's verdict on promoting `version` into `environment` now, lifecycle included: what
+  // a promotion request would be told.
+  virtual Verdict Judge(const State& state, std::shared_ptr<const Version> version,
+                        const EnvironmentState& environment) const = 0;
   // A car's promotion: the engine's Promote, on the strand; `train` is recorded in its
   // rollout.created event ({"train": name, "trip": n}) so a restart can find it again.
   virtual Result<PromotionOutcome> PromoteCar(const PromotionRequest& request, const Actor& actor,

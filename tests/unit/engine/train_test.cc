@@ -137,6 +137,8 @@ TEST_F(TrainTest, CarsWaitForSoakTimeBeforeTheNextEnvironment) {
   json arrived = WaitFor("train.arrived");
   EXPECT_EQ(arrived["arrived"], json({"users@1.0.0", "billing@2.0.0"}));
   EXPECT_EQ(Trip(1).state, TripState::kArrived);
+  // Waiting for soak asked nothing of the gate that it had to refuse.
+  for (const auto& [kind, data] : journal_) EXPECT_NE(kind, "promotion.blocked") << data;
 }
 
 TEST_F(TrainTest, AFreezeHoldsTheCarsUntilItEnds) {
