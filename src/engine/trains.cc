@@ -33,14 +33,25 @@ std::string Summary(const Verdict& verdict) {
   return VerdictToJson(verdict).value("summary", std::string("the contract gate blocks it"));
 }
 
-// Which cars each car requires (it requires an API another car provides), and the cars in an
-// order where providers come before their consumers; ties (and cycles) keep boarding order.
-void OrderByDependencies(std::vector<TrainCar>& cars,
-                         const std::vector<std::shared_ptr<const Version>>& versions) {
-  const size_t n = cars.size();
+// Whether one of the two versions requires an API the other provides.
+bool Related(const Version& a, const Version& b) {
+  auto requires_from = [](const Version& consumer, const Version& provider) {
+    for (const Require& require : consumer.requires_) {
+      for (const Provide& provide : provider.provides) {
+        if (provide.api == require.api) return true;
+      }
+    }
+    return false;
+  };
+  return requires_from(a, b) || requires_from(b, a);
+}
+
+// Indexes of `versions` with providers before their consumers; ties (and cycles) keep the
+// given order.
+std::vector<size_t> ProvidersFirst(const std::vector<std::shared_ptr<const Version>>& versions) {
+  const size_t n = versions.size();
   std::vector<std::set<size_t>> needs(n);
   for (size_t a = 0; a < n; ++a) {
-    cars[a].depends_on.clear();
     for (const Require& require : versions[a]->requires_) {
       for (size_t b = 0; b < n; ++b) {
         if (a == b) continue;
@@ -49,30 +60,27 @@ void OrderByDependencies(std::vector<TrainCar>& cars,
         }
       }
     }
-    for (size_t b : needs[a]) cars[a].depends_on.push_back(cars[b].service);
-    std::sort(cars[a].depends_on.begin(), cars[a].depends_on.end());
   }
   std::vector<size_t> order;
   std::vector<bool> placed(n, false);
   while (order.size() < n) {
-    // The first car (by position) whose providers are all placed; in a cycle, the first left.
-    std::optional<size_t> next;
-    std::optional<size_t> first_left;
-    for (size_t i = 0; i < n; ++i) {
+    // The first whose providers are all placed; in a cycle, the first not placed.
+    std::optional<size_t> take;
+    for (size_t i = 0; i < n && !take; ++i) {
       if (placed[i]) continue;
-      if (!first_left || cars[i].position < cars[*first_left].position) first_left = i;
-      const bool ready =
-          std::all_of(needs[i].begin(), needs[i].end(), [&](size_t b) { return placed[b]; });
-      if (ready && (!next || cars[i].position < cars[*next].position)) next = i;
+      if (std::all_of(needs[i].begin(), needs[i].end(), [&](size_t b) { return placed[b]; })) {
+        take = i;
+      }
     }
-    const size_t take = next.value_or(*first_left);
-    placed[take] = true;
-    order.push_back(take);
+    if (!take) {
+      for (size_t i = 0; i < n && !take; ++i) {
+        if (!placed[i]) take = i;
+      }
+    }
+    placed[*take] = true;
+    order.push_back(*take);
   }
-  std::vector<TrainCar> sorted;
-  sorted.reserve(n);
-  for (size_t i : order) sorted.push_back(std::move(cars[i]));
-  cars = std::move(sorted);
+  return order;
 }
 
 // The reasons of `after` that `before` does not have: what boarding cars added.
@@ -273,22 +281,10 @@ Result<TrainChange> Trains::Board(const std::string& name, const std::vector<Car
 
   // The gate judges the cars as one change set, providers first, against every environment of
   // the route; a boarding is refused when it adds problems the cars already aboard did not have.
-  auto versions_of = [&state](std::vector<TrainCar>& set) {
-    std::vector<std::shared_ptr<const Version>> versions;
-    for (const TrainCar& car : set) {
-      versions.push_back(state->FindService(car.service)->FindShared(car.version));
-    }
-    OrderByDependencies(set, versions);
-    versions.clear();
-    for (const TrainCar& car : set) {
-      versions.push_back(state->FindService(car.service)->FindShared(car.version));
-    }
-    return versions;
-  };
   std::vector<TrainCar> old_set = before;
   std::vector<TrainCar> new_set = trip->cars;
-  const auto old_versions = versions_of(old_set);
-  const auto new_versions = versions_of(new_set);
+  const auto old_versions = Order(old_set, *state, train.route);
+  const auto new_versions = Order(new_set, *state, train.route);
   TrainChange change{train, Outcome::kCreated, {}};
   for (const std::string& env_name : train.route) {
     const EnvironmentState* env = state->FindEnvironment(env_name);
@@ -362,15 +358,7 @@ Result<TrainChange> Trains::Depart(const std::string& name, const Actor& actor) 
     return Error(ErrorCode::kConflict, "nothing is aboard " + name + ": board cars first");
   }
   auto state = host_.Snapshot();
-  std::vector<std::shared_ptr<const Version>> versions;
-  for (const TrainCar& car : trip->cars) {
-    const ServiceState* service = state->FindService(car.service);
-    versions.push_back(service ? service->FindShared(car.version) : nullptr);
-    if (!versions.back()) {
-      return Error(ErrorCode::kNotFound, "unknown version " + car.Label());
-    }
-  }
-  OrderByDependencies(trip->cars, versions);
+  Order(trip->cars, *state, train.route);
   const TimeMs now = clock_.NowMs();
   for (TrainCar& car : trip->cars) {
     car.state = CarState::kWaiting;
@@ -405,6 +393,64 @@ Result<TrainChange> Trains::Depart(const std::string& name, const Actor& actor) 
   Advance(name);
   const Train* after = Find(name);
   return TrainChange{after ? *after : train, Outcome::kCreated, {}};
+}
+
+std::vector<std::shared_ptr<const Version>> Trains::Order(std::vector<TrainCar>& cars,
+                                                          const State& state,
+                                                          const std::vector<std::string>& route) {
+  std::sort(cars.begin(), cars.end(),
+            [](const TrainCar& a, const TrainCar& b) { return a.position < b.position; });
+  std::vector<std::shared_ptr<const Version>> versions;
+  for (const TrainCar& car : cars) {
+    const ServiceState* service = state.FindService(car.service);
+    versions.push_back(service ? service->FindShared(car.version) : nullptr);
+  }
+  if (std::find(versions.begin(), versions.end(), nullptr) != versions.end()) {
+    return versions;  // registered versions are never removed; nothing sensible to order
+  }
+  // Providers first, unless the gate needs otherwise: a consumer that accepts both the live and
+  // the new major of its provider must go before it (the new major would break the old
+  // consumer). Greedily, the next car is the first in providers-first order whose promotion
+  // after the ones before it adds no problem in any environment of the route.
+  std::vector<size_t> pending = ProvidersFirst(versions);
+  std::vector<size_t> order;
+  std::vector<std::shared_ptr<const Version>> prefix;
+  std::vector<const EnvironmentState*> environments;
+  for (const std::string& name : route) {
+    if (const EnvironmentState* env = state.FindEnvironment(name)) environments.push_back(env);
+  }
+  while (!pending.empty()) {
+    std::optional<size_t> take;
+    for (size_t k = 0; k < pending.size() && !take; ++k) {
+      auto candidate = prefix;
+      candidate.push_back(versions[pending[k]]);
+      bool fits = true;
+      for (const EnvironmentState* env : environments) {
+        Verdict after = host_.EvaluateSet(state, candidate, *env);
+        if (after.allowed) continue;
+        if (!NewReasons(host_.EvaluateSet(state, prefix, *env), std::move(after)).allowed) {
+          fits = false;
+          break;
+        }
+      }
+      if (fits) take = k;
+    }
+    const size_t k = take.value_or(0);
+    order.push_back(pending[k]);
+    prefix.push_back(versions[pending[k]]);
+    pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(k));
+  }
+  std::vector<TrainCar> sorted;
+  for (size_t i : order) sorted.push_back(std::move(cars[i]));
+  cars = std::move(sorted);
+  // A car waits for the cars before it that it shares an API with, and leaves if they fail.
+  for (size_t j = 0; j < cars.size(); ++j) {
+    cars[j].depends_on.clear();
+    for (size_t i = 0; i < j; ++i) {
+      if (Related(*prefix[i], *prefix[j])) cars[j].depends_on.push_back(cars[i].service);
+    }
+  }
+  return prefix;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -619,7 +665,7 @@ void Trains::FailCar(Train& train, TrainTrip& trip, TrainCar& car, const std::st
       if (it == other.depends_on.end()) continue;
       other.state = CarState::kLeft;
       other.reason = "left with " + (*it == car.service ? car.Label() : *it) +
-                     ", which it requires" + (*it == car.service ? ", after " + reason : "");
+                     ", which it depends on" + (*it == car.service ? ", after " + reason : "");
       other.updated_at = now;
       gone.insert(other.service);
       leaving.push_back(&other);

@@ -95,6 +95,10 @@ class Trains {
   // A starting car whose promotion may exist (the daemon stopped in between): finds it.
   void Reattach(const Train& train, const TrainTrip& trip, TrainCar& car);
 
+  // Orders `cars` for travel (see the .cc), sets each car's depends_on and returns the versions
+  // in that order.
+  std::vector<std::shared_ptr<const Version>> Order(std::vector<TrainCar>& cars, const State& state,
+                                                    const std::vector<std::string>& route);
   Event MakeEvent(const Actor& actor, const std::string& kind, const Train& train,
                   nlohmann::json data) const;
   const Train* Find(std::string_view name) const;  // strand

@@ -220,7 +220,7 @@ TEST_F(TrainsTest, FailingCarRollsBackItsDependentsLeaveAndAnIndependentCarArriv
   EXPECT_EQ((*FindCar(trip, "orders"))["state"], "left");
   const json& invoices = *FindCar(trip, "invoices");
   EXPECT_EQ(invoices["state"], "left");  // through orders, which requires billing
-  EXPECT_EQ(invoices["reason"], "left with orders, which it requires");
+  EXPECT_EQ(invoices["reason"], "left with orders, which it depends on");
   // The failed canary was rolled back; the cars that left were never deployed anywhere; no
   // cadence, so nothing is carried over.
   EXPECT_GE(IndexOf("staging rollback billing@2.1.0"), 0);
@@ -229,6 +229,37 @@ TEST_F(TrainsTest, FailingCarRollsBackItsDependentsLeaveAndAnIndependentCarArriv
   EXPECT_GE(IndexOf("prod promote search@1.0.0"), 0);
   EXPECT_TRUE(train["trips"][0]["cars"].empty());
   EXPECT_EQ(Live("staging").count("billing"), 0u);
+}
+
+TEST_F(TrainsTest, AConsumerThatAcceptsBothMajorsGoesBeforeItsProvidersNewMajor) {
+  // orders 4.0.0 breaks web 5.0.0 (requires ^3.0); web 6.0.0 accepts 3.x and 4.x. Providers
+  // first would break web 5 in between, so web 6 travels first, then orders 4.
+  Register("orders", "3.0.0");
+  Register("web", "5.0.0", {{"orders", "^3.0"}});
+  for (const std::string env : {"staging", "prod"}) {
+    ASSERT_EQ(PromoteAndWait("orders", "3.0.0", env)["state"], "succeeded");
+    ASSERT_EQ(PromoteAndWait("web", "5.0.0", env)["state"], "succeeded");
+  }
+  Register("orders", "4.0.0");
+  Register("web", "6.0.0", {{"orders", ">=3.0.0 <5.0.0"}});
+  ASSERT_EQ(Post("/v1/trains", {{"name", "major"}, {"route", "staging,prod"}}).first, 201);
+  // Alone, orders 4.0.0 would break web 5.0.0 everywhere.
+  EXPECT_EQ(Post("/v1/trains/major/cars", {{"cars", {"orders@4.0.0"}}}).first, 409);
+  auto [code, body] = Post("/v1/trains/major/cars", {{"cars", {"orders@4.0.0", "web@6.0.0"}}});
+  ASSERT_EQ(code, 201) << body.dump();
+
+  auto departed =
+      daemon_.Shipctl({"train", "depart", "major", "--wait", "--timeout", "2m"}, deployer_);
+  ASSERT_EQ(departed.exit_code, 0) << departed.out << departed.err;
+  EXPECT_NE(departed.out.find("departed with web@6.0.0, orders@4.0.0"), std::string::npos)
+      << departed.out;
+  for (const std::string env : {"staging", "prod"}) {
+    EXPECT_LT(IndexOf(env + " promote web@6.0.0"), IndexOf(env + " deploy orders@4.0.0")) << env;
+    EXPECT_EQ(Live(env)["orders"], "4.0.0");
+    EXPECT_EQ(Live(env)["web"], "6.0.0");
+  }
+  auto trip = Get("/v1/trains/major").second["trips"][1];
+  EXPECT_EQ((*FindCar(trip, "orders"))["depends_on"], json({"web"}));
 }
 
 TEST_F(TrainsTest, ACarThatCannotFitIsRefusedAtBoardingAndNothingChanges) {
