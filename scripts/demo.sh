@@ -111,13 +111,22 @@ shipctl rollout get "$(curl -s -H "Authorization: Bearer $viewer" \
   "$SHIP_SERVER/v1/promotions?service=orders&environment=staging&limit=1" |
   grep -o '"id":[0-9]*' | head -n 1 | cut -d: -f2)"
 
+say "the next release travels as a train: orders 4.0.0 and web 6.0.0 to staging, then prod"
+shipctl train create release --route staging,prod
+say "orders 4.0.0 alone cannot board: it would break web@5.2.0, which runs in both"
+shipctl train board release orders@4.0.0 || echo "(exit code $?: refused, nothing aboard)"
+say "boarded together they fit; web 6.0.0 (which accepts orders 3.1 and 4.x) travels first"
+shipctl train board release orders@4.0.0 web@6.0.0
+shipctl train depart release --wait --timeout 5m || echo "(exit code $?)"
+shipctl status
+
 say "shipd is running (pid $(cat "$data/shipd.pid")), logs in $data/shipd.log"
 cat <<MSG
 demo-traffic keeps sending requests (pid $(cat "$data/traffic.pid"), log $data/traffic.log).
 Try:
   export SHIP_SERVER=$SHIP_SERVER SHIP_TOKEN=$ci
   $bin/shipctl status
-  $bin/shipctl plan orders@4.0.0 --to staging          # then promote each step with --wait
+  $bin/shipctl train status release
   $bin/shipctl rollout get 1
   $bin/shipctl plan web@6.0.0 --to prod
   $bin/shipctl graph --env dev --format dot

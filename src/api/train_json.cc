@@ -124,8 +124,9 @@ Result<Train> TrainFromBody(const json& doc) {
 Result<CarRequest> ParseCar(std::string_view text) {
   const size_t at = text.find('@');
   if (at == std::string_view::npos || at == 0 || at + 1 == text.size()) {
-    return Error(ErrorCode::kInvalid,
-                 "\"" + std::string(text) + "\" is not SERVICE@VERSION (e.g. orders@3.2.0)");
+    std::string message = "\"";
+    message.append(text).append("\" is not SERVICE@VERSION (e.g. orders@3.2.0)");
+    return Error(ErrorCode::kInvalid, std::move(message));
   }
   return CarRequest{std::string(text.substr(0, at)), std::string(text.substr(at + 1))};
 }
