@@ -1168,12 +1168,16 @@ class HttplibApiServer final : public ApiServer {
         request.override_freeze = value.get<bool>();
         continue;
       }
-      std::string* field = key == "override_freeze_reason" ? &request.override_freeze_reason
-                           : key == "service"              ? &request.service
-                           : key == "version"              ? &request.version
-                           : key == "environment"          ? &request.environment
-                           : key == "override_reason"      ? &request.override_reason
-                                                           : nullptr;
+      if (key == "override_freeze_reason") {
+        if (!value.is_string()) return Error(ErrorCode::kInvalid, key + ": must be a string");
+        request.override_freeze_reason = value.get<std::string>();
+        continue;
+      }
+      std::string* field = key == "service"           ? &request.service
+                           : key == "version"         ? &request.version
+                           : key == "environment"     ? &request.environment
+                           : key == "override_reason" ? &request.override_reason
+                                                      : nullptr;
       if (field == nullptr) {
         return Error(ErrorCode::kInvalid, "unknown key \"" + key +
                                               "\" (known: service, version, environment, "

@@ -85,9 +85,10 @@ struct State {
 
 // Who asked for a mutation; recorded in the journal.
 struct Actor {
-  std::string name;                     // token name, or "system"
-  std::string source;                   // remote address, or empty
-  std::vector<std::string> roles = {};  // the token's roles (approvals.roles); none: the system
+  std::string name;    // token name, or "system"
+  std::string source;  // remote address, or empty
+  // The token's roles, judged by an environment's approvals.roles; none for the system.
+  std::vector<std::string> roles = {};
 };
 
 enum class Outcome { kCreated, kUnchanged };
