@@ -101,6 +101,8 @@ json PromotionJson(const Promotion& p) {
           {"state", RolloutStateName(p.state)},
           {"requested_by", p.requested_by},
           {"override_reason", p.override_reason},
+          {"override_freeze", !p.progress.override_freeze_reason.empty()},
+          {"override_freeze_reason", p.progress.override_freeze_reason},
           {"verdict", std::move(verdict)},
           {"created_at", p.created_at},
           {"updated_at", p.updated_at},
@@ -113,6 +115,24 @@ json EndpointsJson(const Endpoints& endpoints) {
   if (!endpoints.canary_url.empty()) out["canary_url"] = endpoints.canary_url;
   if (!endpoints.stable_url.empty()) out["stable_url"] = endpoints.stable_url;
   return out;
+}
+
+json ApprovalJson(const Approval& approval) {
+  return {{"promotion", approval.promotion},
+          {"step", approval.step},
+          {"service", approval.service},
+          {"version", approval.version},
+          {"environment", approval.environment},
+          {"approver", approval.approver},
+          {"roles", approval.roles},
+          {"reason", approval.reason},
+          {"approved_at", approval.created_at}};
+}
+
+json ApprovalsJson(const std::vector<Approval>& approvals) {
+  json list = json::array();
+  for (const Approval& approval : approvals) list.push_back(ApprovalJson(approval));
+  return list;
 }
 
 }  // namespace shipd

@@ -19,6 +19,10 @@ nlohmann::json EnvironmentJson(const EnvironmentState& environment);
 nlohmann::json EventJson(const Event& event);
 // With its progress (phase, step, weight, reason, check tallies); without its events.
 nlohmann::json PromotionJson(const Promotion& promotion);
+// One approval: who (token, roles), when (approved_at, ms), at which gate (step; -1: before the
+// start), and why.
+nlohmann::json ApprovalJson(const Approval& approval);
+nlohmann::json ApprovalsJson(const std::vector<Approval>& approvals);
 // The non-empty URLs only; {} when the driver knows none.
 nlohmann::json EndpointsJson(const Endpoints& endpoints);
 

@@ -395,7 +395,7 @@ class HttplibApiServer final : public ApiServer {
            if (auto allowed = Require(caller, "promote:" + request->environment); !allowed.ok()) {
              return allowed.error();
            }
-           if (!request->override_reason.empty()) {
+           if (!request->override_reason.empty() || request->override_freeze) {
              if (auto allowed = Require(caller, "override:" + request->environment);
                  !allowed.ok()) {
                return allowed.error();
@@ -451,6 +451,9 @@ class HttplibApiServer final : public ApiServer {
           json events = json::array();
           for (const auto& event : *history) events.push_back(EventJson(event));
           out["events"] = std::move(events);
+          auto approvals = engine_.PromotionApprovals(promotion->id);
+          if (!approvals.ok()) return approvals.error();
+          out["approvals"] = ApprovalsJson(*approvals);
           return Reply{200, std::move(out)};
         });
     Post(R"(/v1/promotions/([^/]+)/(approve|resume|abort|rollback))",
@@ -599,6 +602,17 @@ class HttplibApiServer final : public ApiServer {
         if (!value.is_string()) return Error(ErrorCode::kInvalid, "reason: must be a string");
         reason = value.get<std::string>();
       }
+    }
+    if (*action == RolloutAction::kApprove) {
+      auto approved = engine_.Approve(promotion->id, caller.actor, reason);
+      if (!approved.ok()) return approved.error();
+      json out = PromotionJson(approved->promotion);
+      out["approval"] = ApprovalJson(approved->approval);
+      out["approval"]["count"] = approved->count;
+      out["approval"]["needed"] = approved->needed;
+      out["message"] = "approved (" + std::to_string(approved->count) + " of " +
+                       std::to_string(approved->needed) + ")";
+      return Reply{200, std::move(out)};
     }
     auto acted = engine_.Act(promotion->id, *action, caller.actor, reason);
     if (!acted.ok()) return acted.error();
@@ -1121,6 +1135,7 @@ class HttplibApiServer final : public ApiServer {
     caller.roles = SplitRoles((*token)->role);
     caller.permissions = PermissionsOf(options_.roles, caller.roles);
     caller.actor.name = (*token)->name;
+    caller.actor.roles = caller.roles;
     if (permission == kDecidedByRoute || permission == kAnyToken) return Ok();
     return Require(caller, permission);
   }
@@ -1272,6 +1287,16 @@ class HttplibApiServer final : public ApiServer {
     if (!doc.is_object()) return Error(ErrorCode::kBadRequest, "body must be an object");
     PromotionRequest request;
     for (const auto& [key, value] : doc.items()) {
+      if (key == "override_freeze") {
+        if (!value.is_boolean()) return Error(ErrorCode::kInvalid, key + ": must be true or false");
+        request.override_freeze = value.get<bool>();
+        continue;
+      }
+      if (key == "override_freeze_reason") {
+        if (!value.is_string()) return Error(ErrorCode::kInvalid, key + ": must be a string");
+        request.override_freeze_reason = value.get<std::string>();
+        continue;
+      }
       std::string* field = key == "service"           ? &request.service
                            : key == "version"         ? &request.version
                            : key == "environment"     ? &request.environment
@@ -1280,7 +1305,8 @@ class HttplibApiServer final : public ApiServer {
       if (field == nullptr) {
         return Error(ErrorCode::kInvalid, "unknown key \"" + key +
                                               "\" (known: service, version, environment, "
-                                              "override_reason)");
+                                              "override_reason, override_freeze, "
+                                              "override_freeze_reason)");
       }
       if (!value.is_string()) return Error(ErrorCode::kInvalid, key + ": must be a string");
       *field = value.get<std::string>();
@@ -1289,6 +1315,15 @@ class HttplibApiServer final : public ApiServer {
          {std::pair{&request.service, "service"}, std::pair{&request.version, "version"},
           std::pair{&request.environment, "environment"}}) {
       if (value->empty()) return Error(ErrorCode::kInvalid, std::string(name) + ": is required");
+    }
+    if (request.override_freeze && request.override_freeze_reason.empty()) {
+      return Error(ErrorCode::kBadRequest,
+                   "override_freeze needs a reason: set override_freeze_reason (shipctl promote "
+                   "--override-freeze --reason TEXT)");
+    }
+    if (!request.override_freeze && !request.override_freeze_reason.empty()) {
+      return Error(ErrorCode::kBadRequest,
+                   "override_freeze_reason is only valid with \"override_freeze\": true");
     }
     return request;
   }

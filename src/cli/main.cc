@@ -194,6 +194,15 @@ void PrintHolds(ApiClient& api, int* exit_code) {
   }
 }
 
+// ["a", "b"] as "a, b".
+std::string JoinText(const json& items) {
+  std::string out;
+  for (const auto& item : items) {
+    out += (out.empty() ? "" : ", ") + (item.is_string() ? item.get<std::string>() : item.dump());
+  }
+  return out;
+}
+
 void PrintReasons(const json& verdict) {
   for (const char* kind : {"reasons", "warnings"}) {
     if (!verdict.contains(kind)) continue;
@@ -699,10 +708,16 @@ int Main(int argc, char** argv) {
   auto* promote = app.add_subcommand("promote", "promote a version into an environment");
   std::string promote_ref, promote_env, promote_override, promote_timeout = "30m";
   bool promote_wait = false;
+  bool promote_override_freeze = false;
+  std::string promote_freeze_reason;
   promote->add_option("ref", promote_ref, "SERVICE@VERSION")->required();
   promote->add_option("--to", promote_env, "environment")->required();
   promote->add_option("--override-reason", promote_override,
                       "override the lifecycle rule (after, soak); needs override:ENV; audited");
+  promote->add_flag("--override-freeze", promote_override_freeze,
+                    "the hotfix lane: promote during a freeze (not past a lock); needs "
+                    "override:ENV and --reason; audited");
+  promote->add_option("--reason", promote_freeze_reason, "with --override-freeze: why");
   promote->add_flag("--wait", promote_wait, "wait until the rollout ends");
   promote->add_option("--timeout", promote_timeout, "with --wait: give up after (default 30m)");
   promote->callback([&] {
@@ -718,6 +733,8 @@ int Main(int argc, char** argv) {
     }
     json body = {{"service", ref->first}, {"version", ref->second}, {"environment", promote_env}};
     if (!promote_override.empty()) body["override_reason"] = promote_override;
+    if (promote_override_freeze) body["override_freeze"] = true;
+    if (!promote_freeze_reason.empty()) body["override_freeze_reason"] = promote_freeze_reason;
     auto response = api().Post("/v1/promotions", body.dump());
     if (response.ok() && response->status == 409 && response->body.is_object() &&
         response->body["error"].value("code", std::string()) == "blocked") {
@@ -809,6 +826,21 @@ int Main(int argc, char** argv) {
     if (!(*reply)["override_reason"].get<std::string>().empty()) {
       std::cout << "override:     " << (*reply)["override_reason"].get<std::string>() << "\n";
     }
+    if (reply->value("override_freeze", false)) {
+      std::cout << "hotfix:       freeze overridden: "
+                << reply->value("override_freeze_reason", std::string()) << "\n";
+    }
+    for (const auto& a : reply->value("approvals", json::array())) {
+      const int64_t step = a.value("step", int64_t{-1});
+      std::cout << "approved by:  " << a.value("approver", std::string("?")) << " ("
+                << JoinText(a.value("roles", json::array())) << ") at "
+                << FormatTime(a.value("approved_at", int64_t{0}))
+                << (step < 0 ? ", before the start" : ", step " + std::to_string(step + 1))
+                << (a.value("reason", std::string()).empty()
+                        ? ""
+                        : ": " + a["reason"].get<std::string>())
+                << "\n";
+    }
     const json events = reply->value("events", json::array());
     if (events.empty()) return;
     std::cout << "\n";
@@ -870,6 +902,7 @@ int Main(int argc, char** argv) {
       std::cout << "promotion #" << rollout_id << ": " << (*reply)["service"].get<std::string>()
                 << "@" << (*reply)["version"].get<std::string>() << " -> "
                 << (*reply)["environment"].get<std::string>() << ": "
+                << (reply->contains("message") ? (*reply)["message"].get<std::string>() + ", " : "")
                 << (*reply)["state"].get<std::string>();
       if (progress.is_object() && !(*reply)["finished_at"].is_number()) {
         std::cout << " (" << progress.value("phase", std::string("-")) << ", step "

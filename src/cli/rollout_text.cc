@@ -202,9 +202,21 @@ std::string DescribeEvent(const json& event, int steps) {
     return text + " (shipctl rollout resume " + std::to_string(promotion) + ")";
   }
   if (kind == "rollout.approval_needed") {
-    return "waiting for approval (shipctl rollout approve " + std::to_string(promotion) + ")";
+    return (reason.empty() ? "waiting for approval" : OneLine(reason)) +
+           " (shipctl rollout approve " + std::to_string(promotion) + ")";
   }
-  if (kind == "rollout.approved") return "approved" + by + Colon(reason);
+  if (kind == "rollout.approved") {
+    const int64_t count = Int(data, "count", 0);
+    const int64_t needed = Int(data, "needed", 0);
+    return "approved" + by +
+           (count > 0 && needed > 0
+                ? " (" + std::to_string(count) + " of " + std::to_string(needed) + ")"
+                : "") +
+           Colon(reason);
+  }
+  if (kind == "promotion.freeze_overridden") {
+    return "freeze overridden" + by + Colon(reason) + Paren(Text(data, "freeze"));
+  }
   if (kind == "rollout.resumed") {
     if (data.value("restart", false)) return "resumed after shipd restarted";
     return "resumed" + by + Colon(reason);

@@ -10,6 +10,7 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 
+#include "approvals.h"
 #include "holds.h"
 #include "shipd/contract/verdict.h"
 #include "shipd/model/progress_json.h"
@@ -123,7 +124,9 @@ Result<Promotion> Rollouts::Create(Promotion promotion, json created_data, const
   const Strategy& strategy = pipelines_.strategies.at(env->strategy);
   const Deployment current = CurrentDeployment(promotion.service, promotion.environment);
   promotion.state = RolloutState::kQueued;
+  const std::string override_freeze_reason = promotion.progress.override_freeze_reason;
   promotion.progress = RolloutProgress{};
+  promotion.progress.override_freeze_reason = override_freeze_reason;
   promotion.progress.strategy = strategy.name;
   promotion.progress.steps = static_cast<int>(strategy.steps.size());
   promotion.progress.previous_version = current.stable ? current.stable->ToString() : "";
@@ -139,8 +142,13 @@ Result<Promotion> Rollouts::Create(Promotion promotion, json created_data, const
   created_data["strategy"] = strategy.name;
   created_data["steps"] = strategy.steps.size();
   created_data["previous"] = promotion.progress.previous_version;
-  Event created = MakeEvent(actor, "rollout.created", promotion, std::move(created_data));
-  auto ids = host_.store().InsertPromotion(promotion, std::nullopt, {created});
+  std::vector<Event> events;
+  if (auto it = created_data.find("override_freeze"); it != created_data.end()) {
+    events.push_back(MakeEvent(actor, "promotion.freeze_overridden", promotion, *it));
+  }
+  events.insert(events.begin(),
+                MakeEvent(actor, "rollout.created", promotion, std::move(created_data)));
+  auto ids = host_.store().InsertPromotion(promotion, std::nullopt, events);
   if (!ids.ok()) return ids.error();
   host_.PublishEventId(ids->back(), promotion.id);
 
@@ -157,6 +165,17 @@ Result<Promotion> Rollouts::Create(Promotion promotion, json created_data, const
 }
 
 void Rollouts::Admit(Runtime& r) {
+  if (r.promotion.state == RolloutState::kQueued) {
+    const Environment* config = EnvironmentConfig(r.promotion.environment);
+    if (config != nullptr && config->approvals) {
+      auto recorded = host_.store().ListApprovals(r.id());
+      if (!recorded.ok() ||
+          static_cast<int>(ApprovalsAt(*recorded, -1).size()) < ApprovalsNeeded(config)) {
+        AwaitApprovals(r);
+        return;
+      }
+    }
+  }
   const auto& lane = lanes_[r.lane()];
   if (!lane.empty() && lane.front() != r.id()) {
     Runtime* ahead = Find(lane.front());
@@ -182,9 +201,9 @@ void Rollouts::Start(Runtime& r, const Actor& actor) {
   const Deployment current = CurrentDeployment(r.promotion.service, r.promotion.environment);
   const std::string previous = current.stable ? current.stable->ToString() : "";
   if ((r.progress().phase == "queued" && r.progress().behind != 0) ||
-      r.progress().phase == "frozen") {
-    // It waited (behind another rollout, or for a freeze to end): the world may have changed
-    // since the request was judged.
+      r.progress().phase == "frozen" || r.progress().phase == "approve") {
+    // It waited (behind another rollout, for a freeze to end, or for approvals): the world may
+    // have changed since the request was judged.
     auto state = host_.Snapshot();
     const EnvironmentState* env = state->FindEnvironment(r.promotion.environment);
     Verdict verdict = host_.Evaluate(*state, r.version, *env, ChangeKind::kPromote, 0,
@@ -274,6 +293,8 @@ void Rollouts::EnterStep(Runtime& r, int step, const Actor& actor) {
 
   const Step& definition = strategy->steps[static_cast<size_t>(step)];
   json data = {{"step", step}, {"steps", strategy->steps.size()}};
+  const Environment* env_config = EnvironmentConfig(r.promotion.environment);
+  const std::string approval_reason = DescribeApprovalGate(env_config);
   auto enter = [&](const std::string& phase, RolloutState state, TimeMs ends, int weight,
                    std::optional<Deployment> deployment) {
     return Commit(
@@ -298,7 +319,7 @@ void Rollouts::EnterStep(Runtime& r, int step, const Actor& actor) {
             p.progress.reason = "pause step: waiting for an operator to resume";
             p.progress.resume_phase = "next";
           }
-          if (state == RolloutState::kWaiting) p.progress.reason = "waiting for approval";
+          if (state == RolloutState::kWaiting) p.progress.reason = approval_reason;
         },
         "rollout.step", data, actor, std::move(deployment), true,
         state == RolloutState::kPaused    ? "rollout.paused"
@@ -352,12 +373,18 @@ void Rollouts::EnterStep(Runtime& r, int step, const Actor& actor) {
     }
   } else {
     data["type"] = "approve";
-    data["reason"] = "waiting for approval";
+    data["reason"] = approval_reason;
+    data["needed"] = ApprovalsNeeded(env_config);
+    if (env_config != nullptr && env_config->approvals) {
+      data["roles"] = env_config->approvals->roles;
+      data["not_requester"] = env_config->approvals->not_requester;
+    }
     enter("approve", RolloutState::kWaiting, 0, r.progress().weight, std::nullopt);
   }
 }
 
 bool Rollouts::Freeze(Runtime& r, int step, const Actor& actor) {
+  if (!r.progress().override_freeze_reason.empty()) return false;  // the hotfix lane
   const TimeMs now = clock_.NowMs();
   auto freeze = FreezeInForce(*host_.Snapshot(), EnvironmentConfig(r.promotion.environment),
                               r.promotion.environment, now);
@@ -385,6 +412,94 @@ void Rollouts::Thaw(Runtime& r) {
   } else {
     EnterStep(r, r.progress().step, kSystem);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Approvals (approvals.h has the rule).
+
+void Rollouts::AwaitApprovals(Runtime& r) {
+  const Environment* config = EnvironmentConfig(r.promotion.environment);
+  const std::string reason = DescribeApprovalGate(config);
+  json data = {{"step", -1}, {"needed", ApprovalsNeeded(config)}, {"reason", reason}};
+  if (config != nullptr && config->approvals) {
+    data["roles"] = config->approvals->roles;
+    data["not_requester"] = config->approvals->not_requester;
+  }
+  Commit(
+      r,
+      [&](Promotion& p) {
+        p.state = RolloutState::kWaiting;
+        p.progress.phase = "approve";
+        p.progress.step = -1;
+        p.progress.reason = reason;
+      },
+      "rollout.approval_needed", std::move(data), kSystem);
+}
+
+void Rollouts::PassApprovalGate(Runtime& r, const Actor& actor) {
+  if (r.progress().step < 0) {
+    Admit(r);  // its lane may be busy: then it waits its turn
+  } else {
+    EnterStep(r, r.progress().step + 1, actor);
+  }
+}
+
+Result<ApprovalOutcome> Rollouts::Approve(int64_t id, const Actor& actor,
+                                          const std::string& reason) {
+  Runtime* r = Find(id);
+  if (r == nullptr) {
+    auto acted = Act(id, RolloutAction::kApprove, actor, reason);  // finished: not found/409
+    if (!acted.ok()) return acted.error();
+    return Error(ErrorCode::kConflict, "rollout " + std::to_string(id) + " is finished");
+  }
+  const std::string phase = r->progress().phase;
+  if (r->promotion.state != RolloutState::kWaiting || phase != "approve") {
+    return Error(ErrorCode::kConflict, "rollout " + std::to_string(id) + " is " +
+                                           std::string(RolloutStateName(r->promotion.state)) +
+                                           " (" + phase + "): it is not waiting for an approval");
+  }
+  const Environment* config = EnvironmentConfig(r->promotion.environment);
+  const int step = r->progress().step;
+  auto recorded = host_.store().ListApprovals(id);
+  if (!recorded.ok()) return recorded.error();
+  const std::vector<Approval> gate = ApprovalsAt(*recorded, step);
+  if (auto judged = JudgeApprover(config, r->promotion, actor, gate); !judged.ok()) {
+    return judged.error();
+  }
+  ApprovalOutcome outcome;
+  outcome.approval = Approval{id,
+                              step,
+                              r->promotion.service,
+                              r->promotion.version.ToString(),
+                              r->promotion.environment,
+                              actor.name,
+                              actor.roles,
+                              reason,
+                              clock_.NowMs()};
+  outcome.count = static_cast<int>(gate.size()) + 1;
+  outcome.needed = ApprovalsNeeded(config);
+  json data = {{"approver", actor.name},
+               {"roles", actor.roles},
+               {"reason", reason},
+               {"step", step},
+               {"count", outcome.count},
+               {"needed", outcome.needed},
+               {"state", RolloutStateName(r->promotion.state)},
+               {"phase", phase},
+               {"weight", r->progress().weight}};
+  auto ids = host_.store().InsertApproval(
+      outcome.approval, {MakeEvent(actor, "rollout.approved", r->promotion, std::move(data))});
+  if (!ids.ok()) return ids.error();
+  host_.PublishEventId(ids->back());
+  if (outcome.count >= outcome.needed) PassApprovalGate(*r, actor);
+  if (Runtime* after = Find(id)) {
+    outcome.promotion = after->promotion;
+  } else {
+    auto stored = host_.store().GetPromotion(id);
+    if (!stored.ok()) return stored.error();
+    if (stored->has_value()) outcome.promotion = **stored;
+  }
+  return outcome;
 }
 
 void Rollouts::Continue(Runtime& r) {
@@ -570,16 +685,11 @@ Result<Promotion> Rollouts::Act(int64_t id, RolloutAction action, const Actor& a
                    "rollout " + std::to_string(id) + " is " + state + " (" + phase + "): " + why);
     };
     switch (action) {
-      case RolloutAction::kApprove:
-        if (r->promotion.state != RolloutState::kWaiting || phase != "approve") {
-          return conflict("it is not waiting for an approval");
-        }
-        if (Commit(
-                *r, [](Promotion& p) { p.progress.reason.clear(); }, "rollout.approved",
-                {{"reason", reason}, {"step", r->progress().step}}, actor)) {
-          EnterStep(*r, r->progress().step + 1, actor);
-        }
-        break;
+      case RolloutAction::kApprove: {
+        auto approved = Approve(id, actor, reason);
+        if (!approved.ok()) return approved.error();
+        return approved->promotion;
+      }
       case RolloutAction::kResume: {
         if (r->promotion.state != RolloutState::kPaused) {
           return conflict("only a paused rollout can be resumed");
@@ -619,7 +729,8 @@ Result<Promotion> Rollouts::Act(int64_t id, RolloutAction action, const Actor& a
       }
       case RolloutAction::kAbort:
         if (IsRollbackPhase(phase)) return conflict("it is already being rolled back");
-        if (phase == "queued" || (phase == "frozen" && r->progress().step < 0)) {
+        if (phase == "queued" ||
+            ((phase == "frozen" || phase == "approve") && r->progress().step < 0)) {
           Finish(*r, RolloutState::kAborted, "rollout.aborted", actor,
                  {{"reason", "aborted by " + by + " before it started"}});
         } else {
@@ -628,7 +739,9 @@ Result<Promotion> Rollouts::Act(int64_t id, RolloutAction action, const Actor& a
         break;
       case RolloutAction::kRollback:
         if (IsRollbackPhase(phase)) return conflict("it is already being rolled back");
-        if (phase == "queued") return conflict("it has not started; abort it instead");
+        if (phase == "queued" || (phase == "approve" && r->progress().step < 0)) {
+          return conflict("it has not started; abort it instead");
+        }
         StartRollback(*r, "rolled back by " + by, false, actor);
         break;
     }
@@ -1081,6 +1194,19 @@ void Rollouts::Resume(std::vector<Promotion> active) {
   for (const int64_t id : ids) {
     Runtime* r = Find(id);
     if (r != nullptr && r->promotion.state == RolloutState::kQueued) Admit(*r);
+  }
+  // A gate whose last approval was recorded just before the crash (or that needs fewer now).
+  for (const int64_t id : ids) {
+    Runtime* r = Find(id);
+    if (r == nullptr || r->promotion.state != RolloutState::kWaiting ||
+        r->progress().phase != "approve") {
+      continue;
+    }
+    auto recorded = host_.store().ListApprovals(id);
+    if (recorded.ok() && static_cast<int>(ApprovalsAt(*recorded, r->progress().step).size()) >=
+                             ApprovalsNeeded(EnvironmentConfig(r->promotion.environment))) {
+      PassApprovalGate(*r, kSystem);
+    }
   }
   spdlog::info("rollouts: {} not finished, {} resumed", order.size(), resumed);
   RestoreEphemeral();

@@ -60,6 +60,9 @@ class Rollouts {
   Result<Promotion> Create(Promotion promotion, nlohmann::json created_data, const Actor& actor);
   Result<Promotion> Act(int64_t id, RolloutAction action, const Actor& actor,
                         const std::string& reason);
+  // Records one approval of a rollout waiting at an approval gate and, when it is the last one
+  // needed, lets the rollout go on (approvals.h has the rule).
+  Result<ApprovalOutcome> Approve(int64_t id, const Actor& actor, const std::string& reason);
   // Whether the environment can run rollouts at all (its driver exists).
   Status CanRun(std::string_view environment) const;
   // Any thread.
@@ -88,6 +91,11 @@ class Rollouts {
   // and a timer at the freeze's end calls Thaw. Returns whether it is frozen.
   bool Freeze(Runtime& r, int step, const Actor& actor);
   void Thaw(Runtime& r);
+  // The environment's `approvals` gate before the start: the rollout waits (phase "approve",
+  // step -1) until they are complete, then is admitted to its lane.
+  void AwaitApprovals(Runtime& r);
+  // The gate r waits at has all its approvals: start (step -1) or enter the next step.
+  void PassApprovalGate(Runtime& r, const Actor& actor);
   void StartRollback(Runtime& r, const std::string& reason, bool abort, const Actor& actor,
                      nlohmann::json extra = nlohmann::json::object());
   void PauseRollout(Runtime& r, const std::string& reason, const std::string& resume_phase,

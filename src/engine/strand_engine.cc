@@ -368,6 +368,9 @@ class StrandEngine final : public Engine, private RolloutHost, private TrainHost
   }
 
   Result<PromotionOutcome> Promote(const PromotionRequest& request, const Actor& actor) override {
+    if (request.override_freeze && request.override_freeze_reason.empty()) {
+      return Error(ErrorCode::kBadRequest, "overriding a freeze needs a reason");
+    }
     return RunOnStrand<PromotionOutcome>([&] { return PromoteOnStrand(request, actor, {}); });
   }
 
@@ -399,7 +402,8 @@ class StrandEngine final : public Engine, private RolloutHost, private TrainHost
       const Version& version = *resolved->version;
       const EnvironmentState& env = *resolved->environment;
       const std::string label = version.service + "@" + version.version.ToString();
-      if (auto held = Held(*state, version.service, env.environment.name); !held.ok()) {
+      if (auto held = Held(*state, version.service, env.environment.name, request.override_freeze);
+          !held.ok()) {
         // Refused before the gate is asked: an operator's hold is not a contract verdict.
         nlohmann::json refused = {{"environment", env.environment.name},
                                   {"reason", held.error().message()}};
@@ -413,6 +417,9 @@ class StrandEngine final : public Engine, private RolloutHost, private TrainHost
       const nlohmann::json verdict_json = VerdictToJson(outcome.verdict);
       nlohmann::json data = {{"environment", env.environment.name}, {"verdict", verdict_json}};
       if (!request.override_reason.empty()) data["override_reason"] = request.override_reason;
+      if (request.override_freeze) {
+        data["override_freeze"] = FreezeOverride(*state, request, actor);
+      }
 
       if (!outcome.verdict.allowed) {
         // Blocked is a verdict, not a rollout; the journal still records who asked.
@@ -433,6 +440,9 @@ class StrandEngine final : public Engine, private RolloutHost, private TrainHost
       promotion.environment = env.environment.name;
       promotion.requested_by = actor.name;
       promotion.override_reason = request.override_reason;
+      if (request.override_freeze) {
+        promotion.progress.override_freeze_reason = request.override_freeze_reason;
+      }
       promotion.verdict = verdict_json.dump();
       promotion.created_at = promotion.updated_at = now;
       if (train.is_object()) data.update(train);
@@ -458,6 +468,15 @@ class StrandEngine final : public Engine, private RolloutHost, private TrainHost
   Result<Promotion> Act(int64_t id, RolloutAction action, const Actor& actor,
                         const std::string& reason) override {
     return RunOnStrand<Promotion>([&] { return rollouts_->Act(id, action, actor, reason); });
+  }
+
+  Result<ApprovalOutcome> Approve(int64_t id, const Actor& actor,
+                                  const std::string& reason) override {
+    return RunOnStrand<ApprovalOutcome>([&] { return rollouts_->Approve(id, actor, reason); });
+  }
+
+  Result<std::vector<Approval>> PromotionApprovals(int64_t id) override {
+    return RunOnStrand<std::vector<Approval>>([&] { return store_->ListApprovals(id); });
   }
 
   Result<Hold> PutHold(Hold hold, const Actor& actor) override {
@@ -723,20 +742,37 @@ class StrandEngine final : public Engine, private RolloutHost, private TrainHost
     Publish(std::move(next));
   }
 
-  // kConflict naming the lock, or the freeze when the environment refuses requests in a freeze.
-  Status Held(const State& state, const std::string& service,
-              const std::string& environment) const {
+  // kConflict naming the lock, or the freeze when the environment refuses requests in a freeze
+  // (unless the request overrides freezes: the hotfix lane; a lock still refuses it).
+  Status Held(const State& state, const std::string& service, const std::string& environment,
+              bool override_freeze) const {
     const TimeMs now = clock_.NowMs();
     if (const Hold* lock = LockInForce(state, service, environment, now)) {
       return Error(ErrorCode::kConflict, DescribeLock(*lock) + " (shipctl unlock " + service +
                                              " --env " + environment + ")");
     }
     const Environment* config = pipelines_.FindEnvironment(environment);
+    if (override_freeze) return Ok();
     if (config != nullptr && config->on_freeze == OnFreeze::kWait) return Ok();  // it waits
     if (auto freeze = FreezeInForce(state, config, environment, now)) {
       return Error(ErrorCode::kConflict, DescribeFreeze(environment, *freeze));
     }
     return Ok();
+  }
+
+  // The data of a promotion.freeze_overridden event: who, why, and the freeze in force (null
+  // when the environment was not frozen at the request).
+  nlohmann::json FreezeOverride(const State& state, const PromotionRequest& request,
+                                const Actor& actor) const {
+    nlohmann::json freeze = nullptr;
+    if (auto span = FreezeInForce(state, pipelines_.FindEnvironment(request.environment),
+                                  request.environment, clock_.NowMs())) {
+      freeze = DescribeFreeze(request.environment, *span);
+    }
+    return {{"override_freeze", true},
+            {"reason", request.override_freeze_reason},
+            {"actor", actor.name},
+            {"freeze", std::move(freeze)}};
   }
 
   Verdict Evaluate(const State& state, const ResolvedRequest& resolved,

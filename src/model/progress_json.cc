@@ -15,20 +15,22 @@ json ProgressToJson(const RolloutProgress& p) {
     t["last_value"] = tally.last_value ? json(*tally.last_value) : json(nullptr);
     checks[name] = std::move(t);
   }
-  return {{"phase", p.phase},
-          {"step", p.step},
-          {"steps", p.steps},
-          {"weight", p.weight},
-          {"strategy", p.strategy},
-          {"previous_version", p.previous_version},
-          {"step_started_at", p.step_started_at},
-          {"step_ends_at", p.step_ends_at},
-          {"remaining_ms", p.remaining_ms},
-          {"deadline_at", p.deadline_at},
-          {"reason", p.reason},
-          {"resume_phase", p.resume_phase},
-          {"behind", p.behind},
-          {"checks", std::move(checks)}};
+  json out = {{"phase", p.phase},
+              {"step", p.step},
+              {"steps", p.steps},
+              {"weight", p.weight},
+              {"strategy", p.strategy},
+              {"previous_version", p.previous_version},
+              {"step_started_at", p.step_started_at},
+              {"step_ends_at", p.step_ends_at},
+              {"remaining_ms", p.remaining_ms},
+              {"deadline_at", p.deadline_at},
+              {"reason", p.reason},
+              {"resume_phase", p.resume_phase},
+              {"behind", p.behind},
+              {"checks", std::move(checks)}};
+  if (!p.override_freeze_reason.empty()) out["override_freeze_reason"] = p.override_freeze_reason;
+  return out;
 }
 
 Result<RolloutProgress> ProgressFromJson(const json& j) {
@@ -48,6 +50,7 @@ Result<RolloutProgress> ProgressFromJson(const json& j) {
     p.reason = j.value("reason", p.reason);
     p.resume_phase = j.value("resume_phase", p.resume_phase);
     p.behind = j.value("behind", p.behind);
+    p.override_freeze_reason = j.value("override_freeze_reason", p.override_freeze_reason);
     if (auto it = j.find("checks"); it != j.end() && it->is_object()) {
       for (const auto& [name, t] : it->items()) {
         CheckTally tally;

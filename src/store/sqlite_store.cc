@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "migrations.h"
+#include "shipd/model/permissions.h"
 #include "shipd/model/progress_json.h"
 #include "shipd/store/audit_chain.h"
 #include "shipd/store/store.h"
@@ -608,6 +609,56 @@ class SqliteStore final : public Store {
               car.updated_at);
         }
       }
+    });
+  }
+
+  Result<std::vector<int64_t>> InsertApproval(const Approval& approval,
+                                              const std::vector<Event>& events) override {
+    const std::string context = "recording the approval of promotion " +
+                                std::to_string(approval.promotion) + " by " + approval.approver;
+    bool duplicate = false;
+    auto ids = Mutate(context, events, [&] {
+      SQLite::Statement seen(db_,
+                             "SELECT 1 FROM approvals WHERE promotion = ? AND step = ?"
+                             " AND approver = ?");
+      Bind(seen, 1, approval.promotion);
+      Bind(seen, 2, approval.step);
+      Bind(seen, 3, approval.approver);
+      duplicate = seen.executeStep();
+      if (duplicate) throw std::runtime_error("approved before");  // rolls the events back
+      SQLite::Statement insert(db_,
+                               "INSERT INTO approvals (promotion, step, service, version,"
+                               " environment, approver, roles, reason, created_at)"
+                               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      Run(insert, approval.promotion, approval.step, approval.service, approval.version,
+          approval.environment, approval.approver, JoinRoles(approval.roles), approval.reason,
+          approval.created_at);
+    });
+    if (duplicate) return Error(ErrorCode::kConflict, context + ": approved before");
+    return ids;
+  }
+
+  Result<std::vector<Approval>> ListApprovals(int64_t promotion) override {
+    return Guarded("listing approvals", [&]() -> Result<std::vector<Approval>> {
+      SQLite::Statement rows(db_,
+                             "SELECT promotion, step, service, version, environment, approver,"
+                             " roles, reason, created_at FROM approvals WHERE promotion = ?"
+                             " ORDER BY created_at, rowid");
+      Bind(rows, 1, promotion);
+      std::vector<Approval> approvals;
+      while (rows.executeStep()) {
+        Approval& a = approvals.emplace_back();
+        a.promotion = IntAt(rows, 0);
+        a.step = static_cast<int>(IntAt(rows, 1));
+        a.service = TextAt(rows, 2);
+        a.version = TextAt(rows, 3);
+        a.environment = TextAt(rows, 4);
+        a.approver = TextAt(rows, 5);
+        a.roles = SplitRoles(TextAt(rows, 6));
+        a.reason = TextAt(rows, 7);
+        a.created_at = IntAt(rows, 8);
+      }
+      return approvals;
     });
   }
 

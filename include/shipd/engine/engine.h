@@ -88,6 +88,8 @@ struct State {
 struct Actor {
   std::string name;    // token name, or "system"
   std::string source;  // remote address, or empty
+  // The token's roles, judged by an environment's approvals.roles; none for the system.
+  std::vector<std::string> roles = {};
 };
 
 enum class Outcome { kCreated, kUnchanged };
@@ -98,6 +100,9 @@ struct PromotionRequest {
   std::string version;  // semver text
   std::string environment;
   std::string override_reason;  // non-empty: overrides the lifecycle rule, audited
+  // The hotfix lane: promote during a freeze (not past a lock), with a reason; audited.
+  bool override_freeze = false;
+  std::string override_freeze_reason = {};
 };
 
 struct PromotionOutcome {
@@ -127,6 +132,14 @@ std::optional<TimeMs> NextDeparture(const Train& train, TimeMs after);
 enum class RolloutAction { kApprove, kResume, kAbort, kRollback };
 std::string_view RolloutActionName(RolloutAction action);  // "approve", ...
 std::optional<RolloutAction> ParseRolloutAction(std::string_view name);
+
+// One approval recorded (POST /v1/promotions/{id}/approve): "approved (count of needed)".
+struct ApprovalOutcome {
+  Promotion promotion;  // after the approval (it may have started its next step)
+  Approval approval;
+  int count = 0;   // approvals of this gate so far, this one included
+  int needed = 0;  // approvals the gate needs; the rollout went on when count reached it
+};
 
 // What the rollout engine runs with. The daemon builds drivers and checks from the pipelines
 // (MakeDriver, MakeHealthCheck); the engine owns them from here on.
@@ -170,6 +183,14 @@ class Engine {
   // Returns the promotion after the action was recorded (its effect may still be under way).
   virtual Result<Promotion> Act(int64_t id, RolloutAction action, const Actor& actor,
                                 const std::string& reason) = 0;
+  // Approves a rollout waiting for approvals (before its start, or at an approve step) under
+  // the environment's `approvals` rule (docs/governance.md): kPermissionDenied for the requester
+  // when not_requester is set or for a token without one of the roles; kConflict when the token
+  // approved this gate before, or the rollout waits for no approval. Act(kApprove) is the same.
+  virtual Result<ApprovalOutcome> Approve(int64_t id, const Actor& actor,
+                                          const std::string& reason) = 0;
+  // Every approval of one promotion, oldest first.
+  virtual Result<std::vector<Approval>> PromotionApprovals(int64_t id) = 0;
   // Locks a service in an environment (hold.service set) or freezes the environment
   // (hold.service empty; a freeze needs expires_at); replaces an existing hold on the same pair.
   // Owner and created_at are set from the actor and the clock. kNotFound for an unknown

@@ -105,6 +105,8 @@ struct RolloutProgress {
   std::string resume_phase;   // paused: the phase `resume` returns to
   int64_t behind = 0;         // waiting: the rollout of the same service × environment ahead
   std::map<std::string, CheckTally, std::less<>> checks;  // the current analyze step
+  // Non-empty: a hotfix promoted with override_freeze and this reason; no freeze holds it back.
+  std::string override_freeze_reason;
 };
 
 // One request to move a version into an environment, and what became of it.

@@ -44,6 +44,20 @@ struct Hold {
   bool ActiveAt(TimeMs now) const { return !expires_at || now < *expires_at; }
 };
 
+// One token's approval of one promotion at one gate: step -1 is the environment's `approvals`
+// before the rollout starts, N >= 0 the strategy's approve step N. docs/governance.md.
+struct Approval {
+  int64_t promotion = 0;
+  int step = -1;
+  std::string service;
+  std::string version;  // semver text: what was approved
+  std::string environment;
+  std::string approver;            // the token name
+  std::vector<std::string> roles;  // the token's roles when it approved
+  std::string reason;
+  TimeMs created_at = 0;
+};
+
 // Everything needed to rebuild the in-memory state at start-up.
 struct StoreContents {
   std::vector<Service> services;
@@ -131,6 +145,13 @@ class Store {
   virtual Result<std::vector<int64_t>> PutTrain(const Train& train,
                                                 const std::vector<int64_t>& trips,
                                                 const std::vector<Event>& events) = 0;
+  // Records an approval with `events`; kConflict (and nothing written) when the same approver
+  // approved the same promotion at the same step before.
+  virtual Result<std::vector<int64_t>> InsertApproval(const Approval& approval,
+                                                      const std::vector<Event>& events) = 0;
+  // The approvals of one promotion, oldest first.
+  virtual Result<std::vector<Approval>> ListApprovals(int64_t promotion) = 0;
+
   // Walks the journal's hash chain oldest first, streaming (constant memory), on a connection of
   // its own and one read snapshot: thread-safe, and writers are not blocked. A broken chain is an
   // ok Result with `ok` false; an error means the walk itself failed. `anchor`: see ChainAnchor.

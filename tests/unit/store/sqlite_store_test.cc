@@ -726,5 +726,41 @@ TEST_F(SqliteStoreTest, PromotionsRoundTripWithTheirDeployment) {
   EXPECT_FALSE(missing->has_value());
 }
 
+TEST_F(SqliteStoreTest, ApprovalsAreRecordedOncePerApproverAndGate) {
+  std::unique_ptr<Store> store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->InsertService({"orders", "", 1}, {}).ok());
+  ASSERT_TRUE(store->InsertVersion(OrdersVersion("1.2.0"), {}).ok());
+  Promotion promotion;
+  promotion.id = 3;
+  promotion.service = "orders";
+  promotion.version = V("1.2.0");
+  promotion.environment = "prod";
+  promotion.state = RolloutState::kWaiting;
+  promotion.requested_by = "ci";
+  ASSERT_TRUE(store->InsertPromotion(promotion, std::nullopt, {}).ok());
+
+  Approval approval{3,    -1, "orders", "1.2.0", "prod", "alice", {"release-manager", "viewer"},
+                    "ok", 100};
+  ASSERT_TRUE(store->InsertApproval(approval, {MakeEvent("rollout.approved", "3")}).ok());
+  const int64_t events = Count("events");
+  auto again = store->InsertApproval(approval, {MakeEvent("rollout.approved", "3")});
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code(), ErrorCode::kConflict);
+  EXPECT_EQ(Count("events"), events);  // nothing written twice
+  approval.step = 1;                   // the same approver at another gate counts there
+  ASSERT_TRUE(store->InsertApproval(approval, {}).ok());
+
+  auto listed = store->ListApprovals(3);
+  ASSERT_TRUE(listed.ok()) << listed.error().message();
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].step, -1);
+  EXPECT_EQ((*listed)[0].approver, "alice");
+  EXPECT_EQ((*listed)[0].roles, (std::vector<std::string>{"release-manager", "viewer"}));
+  EXPECT_EQ((*listed)[0].created_at, 100);
+  EXPECT_EQ((*listed)[1].step, 1);
+  EXPECT_TRUE(store->ListApprovals(4)->empty());
+}
+
 }  // namespace
 }  // namespace shipd
