@@ -1,0 +1,45 @@
+// Notifier: sends chosen journal events to the notification sinks of shipd.yaml (signed webhooks,
+// Slack incoming webhooks). Each sink has a thread of its own that tails the journal from its
+// persisted cursor, so a slow or dead receiver delays only its own sink and never the engine.
+// Delivery is at least once; docs/notifications.md. Stop() and Stats() are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shipd/common/clock.h"
+#include "shipd/common/http_client.h"
+#include "shipd/common/result.h"
+#include "shipd/config/notifications.h"
+#include "shipd/engine/engine.h"
+#include "shipd/store/notification_cursors.h"
+
+namespace shipd {
+
+struct SinkStats {
+  std::string sink;
+  uint64_t delivered = 0;  // events the receiver accepted (2xx)
+  uint64_t failed = 0;     // events given up on (recorded as notification.failed)
+  uint64_t retries = 0;    // attempts after the first
+  int64_t cursor = 0;      // the last journal event the sink is done with
+};
+
+class Notifier {
+ public:
+  virtual ~Notifier() = default;
+  // Interrupts retries, waits for requests in flight (at most a sink's timeout), saves the cursors.
+  // Call before stopping the engine.
+  virtual void Stop() = 0;
+  virtual std::vector<SinkStats> Stats() const = 0;
+};
+
+// Loads each sink's cursor (a sink seen for the first time starts at the journal's current end)
+// and starts one thread per sink. The engine, the client and the cursors must outlive the
+// notifier.
+Result<std::unique_ptr<Notifier>> StartNotifier(Engine& engine, std::vector<NotificationSink> sinks,
+                                                HttpClient& http, NotificationCursors& cursors,
+                                                const Clock& clock);
+
+}  // namespace shipd
