@@ -207,6 +207,11 @@ int Serve(const DaemonConfig& config) {
   api_options.max_body_bytes = config.max_body_bytes;
   api_options.threads = config.http_threads;
   api_options.roles = config.roles;
+  if (notifier) {
+    api_options.extra_metrics = [&notifier, &engine](std::string& out) {
+      RenderNotifierMetrics(notifier->Stats(), (*engine)->Snapshot()->last_event_id, out);
+    };
+  }
   auto api = MakeApiServer(**engine, clock, api_options, ingestor.get());
   auto port = api->Bind(listen->first, listen->second);
   if (!port.ok()) {

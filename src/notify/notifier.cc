@@ -6,7 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <atomic>
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -173,6 +173,29 @@ class ThreadedNotifier final : public Notifier {
 };
 
 }  // namespace
+
+void RenderNotifierMetrics(const std::vector<SinkStats>& stats, int64_t last_event_id,
+                           std::string& out) {
+  if (stats.empty()) return;
+  auto family = [&](const char* name, const char* type, const char* help, auto value) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    for (const SinkStats& sink : stats) {
+      out +=
+          std::string(name) + "{sink=\"" + sink.sink + "\"} " + std::to_string(value(sink)) + "\n";
+    }
+  };
+  family("shipd_notifications_delivered_total", "counter",
+         "Notifications the receiver accepted, per sink.",
+         [](const SinkStats& s) { return s.delivered; });
+  family("shipd_notifications_failed_total", "counter",
+         "Notifications given up on (notification.failed), per sink.",
+         [](const SinkStats& s) { return s.failed; });
+  family("shipd_notification_retries_total", "counter",
+         "Delivery attempts after the first, per sink.",
+         [](const SinkStats& s) { return s.retries; });
+  family("shipd_notification_lag_events", "gauge", "Journal events a sink has not yet dealt with.",
+         [&](const SinkStats& s) { return std::max<int64_t>(last_event_id - s.cursor, 0); });
+}
 
 Result<std::unique_ptr<Notifier>> StartNotifier(Engine& engine, std::vector<NotificationSink> sinks,
                                                 HttpClient& http, NotificationCursors& cursors,

@@ -211,6 +211,13 @@ TEST_F(NotificationsTest, WebhookReceiverGetsSignedMessagesOfTheKindsItChose) {
           "&limit=1");
   ASSERT_EQ(status, 200);
   EXPECT_EQ(journal["events"][0], deliveries[2].body);
+
+  auto metrics = daemon_.Client(admin_)->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("shipd_notifications_delivered_total{sink=\"ops\"}"),
+            std::string::npos)
+      << metrics->body;
+  EXPECT_NE(metrics->body.find("shipd_notification_lag_events{sink=\"ops\"}"), std::string::npos);
 }
 
 TEST_F(NotificationsTest, AReceiverThatAnswers500FirstGetsTheRetry) {

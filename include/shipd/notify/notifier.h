@@ -35,6 +35,11 @@ class Notifier {
   virtual std::vector<SinkStats> Stats() const = 0;
 };
 
+// Appends the notifier's metric families in Prometheus text format: per sink, events delivered,
+// given up on and retried (counters), and how many journal events it is behind (gauge).
+void RenderNotifierMetrics(const std::vector<SinkStats>& stats, int64_t last_event_id,
+                           std::string& out);
+
 // Loads each sink's cursor (a sink seen for the first time starts at the journal's current end)
 // and starts one thread per sink. The engine, the client and the cursors must outlive the
 // notifier.

@@ -146,6 +146,15 @@ TEST_F(NotifierTest, GivingUpRecordsNotificationFailedWhichIsNeverSent) {
   EXPECT_EQ(KindOf(requests[3]), "rollout.started");
   EXPECT_EQ(notifier_->Stats()[0].failed, 1u);
   EXPECT_EQ(notifier_->Stats()[0].retries, 2u);
+  std::string metrics;
+  RenderNotifierMetrics(notifier_->Stats(), notifier_->Stats()[0].cursor + 3, metrics);
+  EXPECT_NE(metrics.find("# TYPE shipd_notifications_delivered_total counter\n"
+                         "shipd_notifications_delivered_total{sink=\"ops\"} 1\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("shipd_notifications_failed_total{sink=\"ops\"} 1\n"), std::string::npos);
+  EXPECT_NE(metrics.find("shipd_notification_retries_total{sink=\"ops\"} 2\n"), std::string::npos);
+  EXPECT_NE(metrics.find("shipd_notification_lag_events{sink=\"ops\"} 3\n"), std::string::npos);
 }
 
 TEST_F(NotifierTest, AfterARestartWhatWasNotSentIsSentAndWhatWasIsNot) {
