@@ -189,7 +189,8 @@ int Serve(const DaemonConfig& config) {
       auto opened = OpenSqliteNotificationCursors(config.DatabasePath().string());
       if (!opened.ok()) return opened.error();
       cursors = std::move(opened).value();
-      return StartNotifier(**engine, config.notifications, *http, *cursors, clock);
+      return StartNotifier(**engine, config.notifications, MakeHttplibHttpClient(), *cursors,
+                           clock);
     }();
     if (!started.ok()) {
       std::cerr << "shipd: notifications: " << started.error().message() << std::endl;

@@ -1,7 +1,8 @@
 // ThreadedNotifier: one SinkWorker thread per sink. A worker long-polls the journal from its
 // cursor (Engine::WaitForEvents), sends each wanted event with retries, records the ones it gives
 // up on as notification.failed, and saves its cursor after every event it sent (and now and then
-// while it only skips events), so a crash repeats at most the event in flight.
+// while it only skips events), so a crash repeats at most the event in flight. Requests run on
+// threads of their own (StoppableClient), so stopping never waits for a receiver that hangs.
 #include "shipd/notify/notifier.h"
 
 #include <spdlog/spdlog.h>
@@ -10,6 +11,8 @@
 #include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <system_error>
 #include <thread>
 
 #include "delivery.h"
@@ -22,15 +25,59 @@ using std::chrono::milliseconds;
 
 constexpr int kBatch = 200;
 constexpr milliseconds kPoll{1000};            // bounds how long Stop() waits for an idle worker
+constexpr milliseconds kStopGrace{2000};       // how long Stop() waits for a request in flight
 constexpr int64_t kSkipSaveIntervalMs = 5000;  // how often progress over unwanted events is saved
+
+// What a worker and the requests it started share: the stop flag, and the condition both wait on.
+struct StopSignal {
+  std::mutex mu;
+  std::condition_variable changed;
+  bool stopping = false;
+};
+
+// Sends each request on a detached thread that shares the client and the signal, and waits for
+// its answer, or after the stop at most kStopGrace more: a hanging receiver then holds up neither
+// Stop() nor the daemon's exit. An abandoned request ends by itself within its timeout.
+class StoppableClient final : public HttpClient {
+ public:
+  StoppableClient(std::shared_ptr<HttpClient> inner, std::shared_ptr<StopSignal> signal)
+      : inner_(std::move(inner)), signal_(std::move(signal)) {}
+
+  Result<HttpResponse> Send(const HttpRequest& request) override {
+    auto answer = std::make_shared<std::optional<Result<HttpResponse>>>();
+    try {
+      std::thread([inner = inner_, signal = signal_, answer, request] {
+        auto result = inner->Send(request);
+        {
+          std::lock_guard lock(signal->mu);
+          answer->emplace(std::move(result));
+        }
+        signal->changed.notify_all();
+      }).detach();
+    } catch (const std::system_error&) {
+      return inner_->Send(request);  // no thread to be had: wait for the answer here
+    }
+    std::unique_lock lock(signal_->mu);
+    signal_->changed.wait(lock, [&] { return answer->has_value() || signal_->stopping; });
+    // A receiver about to answer gets a moment, so that its delivery counts and is not repeated.
+    signal_->changed.wait_for(lock, kStopGrace, [&] { return answer->has_value(); });
+    if (answer->has_value()) return std::move(**answer);
+    return Error(ErrorCode::kUnavailable, "POST " + request.url + ": shipd is stopping");
+  }
+
+ private:
+  const std::shared_ptr<HttpClient> inner_;
+  const std::shared_ptr<StopSignal> signal_;
+};
 
 class SinkWorker {
  public:
-  SinkWorker(NotificationSink sink, int64_t cursor, Engine& engine, HttpClient& http,
-             NotificationCursors& cursors, const Clock& clock)
+  SinkWorker(NotificationSink sink, int64_t cursor, Engine& engine,
+             std::shared_ptr<HttpClient> http, NotificationCursors& cursors, const Clock& clock)
       : sink_(std::move(sink)),
         engine_(engine),
-        http_(http),
+        signal_(std::make_shared<StopSignal>()),
+        http_(std::move(http), signal_),
         cursors_(cursors),
         clock_(clock),
         cursor_(cursor),
@@ -43,10 +90,10 @@ class SinkWorker {
 
   void RequestStop() {
     {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
+      std::lock_guard lock(signal_->mu);
+      signal_->stopping = true;
     }
-    wake_.notify_all();
+    signal_->changed.notify_all();
   }
   void Stop() {
     RequestStop();
@@ -59,13 +106,13 @@ class SinkWorker {
 
  private:
   bool Stopping() const {
-    std::lock_guard lock(mu_);
-    return stopping_;
+    std::lock_guard lock(signal_->mu);
+    return signal_->stopping;
   }
   // Waits `duration`; false when stopping.
   bool Wait(milliseconds duration) {
-    std::unique_lock lock(mu_);
-    return !wake_.wait_for(lock, duration, [&] { return stopping_; });
+    std::unique_lock lock(signal_->mu);
+    return !signal_->changed.wait_for(lock, duration, [&] { return signal_->stopping; });
   }
 
   void Run() {
@@ -104,11 +151,14 @@ class SinkWorker {
   // False when the notifier stopped before the event was done with.
   bool Send(const Event& event) {
     const HttpRequest request = NotificationRequest(sink_, event);
-    const DeliveryResult result =
-        Deliver(sink_, request, http_, [this](milliseconds duration) { return Wait(duration); });
+    const DeliveryResult result = Deliver(sink_, request, http_, [this](milliseconds duration) {
+      if (!Wait(duration)) return false;
+      std::lock_guard lock(mu_);
+      ++stats_.retries;  // counted as they happen: a sink retrying for long shows it
+      return true;
+    });
     {
       std::lock_guard lock(mu_);
-      stats_.retries += static_cast<uint64_t>(std::max(result.attempts - 1, 0));
       if (result.outcome == DeliveryOutcome::kDelivered) ++stats_.delivered;
       if (result.outcome == DeliveryOutcome::kFailed) ++stats_.failed;
     }
@@ -140,14 +190,13 @@ class SinkWorker {
 
   const NotificationSink sink_;
   Engine& engine_;
-  HttpClient& http_;
+  const std::shared_ptr<StopSignal> signal_;
+  StoppableClient http_;
   NotificationCursors& cursors_;
   const Clock& clock_;
-  int64_t cursor_;  // worker thread only
-  int64_t saved_;   // worker thread only
-  mutable std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
+  int64_t cursor_;         // worker thread only
+  int64_t saved_;          // worker thread only
+  mutable std::mutex mu_;  // guards stats_
   SinkStats stats_;
   std::thread thread_;  // last: started once everything else is set
 };
@@ -198,8 +247,8 @@ void RenderNotifierMetrics(const std::vector<SinkStats>& stats, int64_t last_eve
 }
 
 Result<std::unique_ptr<Notifier>> StartNotifier(Engine& engine, std::vector<NotificationSink> sinks,
-                                                HttpClient& http, NotificationCursors& cursors,
-                                                const Clock& clock) {
+                                                std::shared_ptr<HttpClient> http,
+                                                NotificationCursors& cursors, const Clock& clock) {
   std::vector<std::pair<NotificationSink, int64_t>> starts;
   for (auto& sink : sinks) {
     auto cursor = cursors.Load(sink.name);

@@ -29,8 +29,9 @@ struct SinkStats {
 class Notifier {
  public:
   virtual ~Notifier() = default;
-  // Interrupts retries, waits for requests in flight (at most a sink's timeout), saves the cursors.
-  // Call before stopping the engine.
+  // Interrupts retries, gives requests in flight two seconds to be answered and then abandons them
+  // (their events are sent again after a restart), and saves the cursors. Call before stopping
+  // the engine.
   virtual void Stop() = 0;
   virtual std::vector<SinkStats> Stats() const = 0;
 };
@@ -41,10 +42,10 @@ void RenderNotifierMetrics(const std::vector<SinkStats>& stats, int64_t last_eve
                            std::string& out);
 
 // Loads each sink's cursor (a sink seen for the first time starts at the journal's current end)
-// and starts one thread per sink. The engine, the client and the cursors must outlive the
-// notifier.
+// and starts one thread per sink. The engine and the cursors must outlive the notifier; the client
+// is shared, because a request abandoned by Stop() finishes on a thread of its own.
 Result<std::unique_ptr<Notifier>> StartNotifier(Engine& engine, std::vector<NotificationSink> sinks,
-                                                HttpClient& http, NotificationCursors& cursors,
-                                                const Clock& clock);
+                                                std::shared_ptr<HttpClient> http,
+                                                NotificationCursors& cursors, const Clock& clock);
 
 }  // namespace shipd

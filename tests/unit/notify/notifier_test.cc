@@ -57,8 +57,10 @@ class NotifierTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  void StartNotifying(HttpClient& http) {
-    auto notifier = StartNotifier(*engine_, {sink_}, http, *cursors_, clock_);
+  // `http` must outlive the notifier (the tests' clients are locals declared before it stops).
+  void StartNotifying(FakeHttpClient& http) {
+    auto shared = std::shared_ptr<HttpClient>(&http, [](HttpClient*) {});
+    auto notifier = StartNotifier(*engine_, {sink_}, shared, *cursors_, clock_);
     ASSERT_TRUE(notifier.ok()) << notifier.error().message();
     notifier_ = std::move(notifier).value();
   }
