@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <set>
 
 #include "load_util.h"
@@ -24,8 +25,8 @@ std::string Join(const std::vector<std::string>& items) {
   return out;
 }
 
-// Reads a secret-ish value given directly (when `direct` is allowed), from an environment
-// variable or from a file.
+// The value of `key`: given as is, or read from the environment variable (KEY_env) or the file
+// (KEY_file, relative to shipd.yaml) it names.
 Result<std::string> ReadValue(const std::filesystem::path& file, const std::string& key,
                               const YAML::Node& value, const std::string& where) {
   const auto text = value.as<std::string>();
