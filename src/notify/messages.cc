@@ -22,18 +22,31 @@ std::string Text(const json& data, const char* key) {
 
 bool IsTrainEvent(const Event& event) { return event.kind.starts_with("train."); }
 
-// A train's cars as "service@version": data.cars holds such strings or {service, version}.
-std::vector<std::string> Cars(const json& data) {
+// "service@version" labels under `key`: strings, or objects with "car" (train.departed) or
+// "service" and "version".
+std::vector<std::string> Labels(const json& data, const char* key) {
   std::vector<std::string> out;
-  const auto it = data.find("cars");
+  const auto it = data.find(key);
   if (it == data.end() || !it->is_array()) return out;
   for (const auto& car : *it) {
     if (car.is_string()) {
       out.push_back(car.get<std::string>());
+    } else if (car.is_object() && car.contains("car")) {
+      out.push_back(Text(car, "car"));
     } else if (car.is_object()) {
       const std::string version = Text(car, "version");
       out.push_back(Text(car, "service") + (version.empty() ? "" : "@" + version));
     }
+  }
+  return out;
+}
+
+// Every car a train event names: those on board, and on arrival those that arrived, failed or
+// left.
+std::vector<std::string> Cars(const json& data) {
+  std::vector<std::string> out;
+  for (const char* key : {"cars", "arrived", "failed", "left"}) {
+    for (auto& label : Labels(data, key)) out.push_back(std::move(label));
   }
   return out;
 }
@@ -165,10 +178,24 @@ std::string EventSummary(const Event& event) {
            (why.empty() ? "" : ": " + why);
   }
   if (kind == "train.departed" || kind == "train.arrived") {
-    const auto cars = Cars(data);
     const std::string train = Text(data, "train").empty() ? subject : Text(data, "train");
-    return "train " + train + (kind == "train.departed" ? " departed" : " arrived") + in +
-           (cars.empty() ? "" : ": " + JoinComma(cars));
+    const std::string trip = Text(data, "trip");
+    std::string out = "train " + train + (trip.empty() ? "" : " trip " + trip);
+    if (kind == "train.departed") {
+      std::vector<std::string> route = Labels(data, "route");
+      out += " departed" + (route.empty() ? in : " for " + JoinComma(route));
+      const auto cars = Labels(data, "cars");
+      return out + (cars.empty() ? "" : ": " + JoinComma(cars));
+    }
+    out += " arrived" + in;
+    const auto arrived =
+        Labels(data, "arrived").empty() ? Labels(data, "cars") : Labels(data, "arrived");
+    if (!arrived.empty()) out += ": " + JoinComma(arrived);
+    for (const char* key : {"failed", "left"}) {
+      const auto cars = Labels(data, key);
+      if (!cars.empty()) out += "; " + std::string(key) + ": " + JoinComma(cars);
+    }
+    return out;
   }
   return kind + " " + subject + in + because;
 }
