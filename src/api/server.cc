@@ -30,6 +30,7 @@
 #include "shipd/git/tag_event.h"
 #include "shipd/model/manifest.h"
 #include "shipd/model/permissions.h"
+#include "train_json.h"
 
 namespace shipd {
 namespace {
@@ -414,6 +415,8 @@ class HttplibApiServer final : public ApiServer {
            return Reply{201, PromotionJson(*outcome->promotion)};
          });
     RegisterHoldRoutes();
+    RegisterTrainRoutes();
+    if (options_.test_clock != nullptr) RegisterTestClockRoute();
     Get("/v1/promotions", "/v1/promotions", "read",
         [this](const httplib::Request& req, const Caller&) -> Result<Reply> {
           PromotionFilter filter;
@@ -789,6 +792,127 @@ class HttplibApiServer final : public ApiServer {
            [this](const httplib::Request& req, const Caller& caller) -> Result<Reply> {
              return RemoveHold(caller, req.matches[1].str(), "");
            });
+  }
+
+  // Release trains (docs/trains.md). Changing a train needs train:ENV for every environment of
+  // its route: a train promotes into each of them.
+  void RegisterTrainRoutes() {
+    Get("/v1/trains", "/v1/trains", "read", [this](const auto&, const auto&) -> Result<Reply> {
+      json trains = json::array();
+      for (const Train& train : engine_.ListTrains()) trains.push_back(TrainJson(train, 1));
+      return Reply{200, {{"trains", std::move(trains)}}};
+    });
+    Post("/v1/trains", "/v1/trains", std::string(kDecidedByRoute),
+         [this](const httplib::Request& req, const Caller& caller) -> Result<Reply> {
+           auto doc = ParseBody(req);
+           if (!doc.ok()) return doc.error();
+           auto spec = TrainFromBody(*doc);
+           if (!spec.ok()) return spec.error();
+           if (auto allowed = RequireRoute(caller, spec->route); !allowed.ok()) {
+             return allowed.error();
+           }
+           auto created = engine_.CreateTrain(*spec, caller.actor);
+           if (!created.ok()) return created.error();
+           return Reply{created->outcome == Outcome::kCreated ? 201 : 200,
+                        TrainJson(created->train)};
+         });
+    Get(R"(/v1/trains/([^/]+))", "/v1/trains/{name}", "read",
+        [this](const httplib::Request& req, const Caller&) -> Result<Reply> {
+          auto train = engine_.GetTrain(req.matches[1].str());
+          if (!train) {
+            return Error(ErrorCode::kNotFound, "unknown train \"" + req.matches[1].str() + "\"");
+          }
+          return Reply{200, TrainJson(*train)};
+        });
+    Post(R"(/v1/trains/([^/]+)/cars)", "/v1/trains/{name}/cars", std::string(kDecidedByRoute),
+         [this](const httplib::Request& req, const Caller& caller) -> Result<Reply> {
+           auto train = TrainToChange(req.matches[1].str(), caller);
+           if (!train.ok()) return train.error();
+           auto doc = ParseBody(req);
+           if (!doc.ok()) return doc.error();
+           auto cars = CarsFromBody(*doc);
+           if (!cars.ok()) return cars.error();
+           auto boarded = engine_.BoardTrain(train->name, *cars, caller.actor);
+           if (!boarded.ok()) return boarded.error();
+           if (!boarded->refused.empty()) {
+             json environments = json::array();
+             std::string message;
+             for (const auto& [environment, verdict] : boarded->refused) {
+               json judged = VerdictToJson(verdict);
+               const std::string summary = judged.value("summary", std::string());
+               message += (message.empty() ? "" : "; ") + std::string("in ") + environment + ": " +
+                          summary;
+               environments.push_back(
+                   {{"environment", environment}, {"verdict", std::move(judged)}});
+             }
+             return Reply{409, ErrorJson("blocked", "cannot board " + train->name + ": " + message,
+                                         {{"environments", std::move(environments)}})};
+           }
+           return Reply{boarded->outcome == Outcome::kCreated ? 201 : 200,
+                        TrainJson(boarded->train)};
+         });
+    Delete(R"(/v1/trains/([^/]+)/cars/([^/]+))", "/v1/trains/{name}/cars/{service}",
+           [this](const httplib::Request& req, const Caller& caller) -> Result<Reply> {
+             auto train = TrainToChange(req.matches[1].str(), caller);
+             if (!train.ok()) return train.error();
+             auto left = engine_.LeaveTrain(train->name, req.matches[2].str(), caller.actor);
+             if (!left.ok()) return left.error();
+             return Reply{200, TrainJson(left->train)};
+           });
+    Post(R"(/v1/trains/([^/]+)/depart)", "/v1/trains/{name}/depart", std::string(kDecidedByRoute),
+         [this](const httplib::Request& req, const Caller& caller) -> Result<Reply> {
+           auto train = TrainToChange(req.matches[1].str(), caller);
+           if (!train.ok()) return train.error();
+           auto departed = engine_.DepartTrain(train->name, caller.actor);
+           if (!departed.ok()) return departed.error();
+           return Reply{200, TrainJson(departed->train)};
+         });
+  }
+
+  // --test-clock only: {"advance": "1h"} moves the clock on, {"set": "2026-12-01T10:00Z"} to
+  // an instant (never back). Answers the clock's time.
+  void RegisterTestClockRoute() {
+    Post("/v1/test/clock", "/v1/test/clock", "admin",
+         [this](const httplib::Request& req, const Caller&) -> Result<Reply> {
+           auto doc = ParseBody(req);
+           if (!doc.ok()) return doc.error();
+           FakeClock& clock = *options_.test_clock;
+           int64_t by = 0;
+           if (doc->is_object() && doc->size() == 1 && doc->contains("advance") &&
+               (*doc)["advance"].is_string()) {
+             auto duration = ParseDuration((*doc)["advance"].get<std::string>());
+             if (!duration.ok()) return duration.error().WithContext("advance");
+             by = duration->count();
+           } else if (doc->is_object() && doc->size() == 1 && doc->contains("set") &&
+                      (*doc)["set"].is_string()) {
+             auto at = ParseUtc((*doc)["set"].get<std::string>());
+             if (!at.ok()) return at.error().WithContext("set");
+             if (*at < clock.NowMs()) {
+               return Error(ErrorCode::kInvalid, "set: the test clock never goes back");
+             }
+             by = *at - clock.NowMs();
+           } else {
+             return Error(ErrorCode::kInvalid,
+                          "expected {\"advance\": \"1h\"} or {\"set\": \"<UTC time>\"}");
+           }
+           clock.Advance(std::chrono::milliseconds(by));
+           return Reply{200, {{"now", FormatUtc(clock.NowMs())}}};
+         });
+  }
+
+  static Status RequireRoute(const Caller& caller, const std::vector<std::string>& route) {
+    for (const std::string& environment : route) {
+      if (auto allowed = Require(caller, "train:" + environment); !allowed.ok()) return allowed;
+    }
+    return Ok();
+  }
+
+  // The train a request changes, when it exists and the caller may change it.
+  Result<Train> TrainToChange(const std::string& name, const Caller& caller) const {
+    auto train = engine_.GetTrain(name);
+    if (!train) return Error(ErrorCode::kNotFound, "unknown train \"" + name + "\"");
+    if (auto allowed = RequireRoute(caller, train->route); !allowed.ok()) return allowed.error();
+    return std::move(*train);
   }
 
   Result<Reply> RemoveHold(const Caller& caller, const std::string& environment,

@@ -292,6 +292,105 @@ std::optional<json> FollowRollout(ApiClient& api, int64_t id,
   return promotion;
 }
 
+// A train for people: the route and schedule, then each shown trip with its cars.
+void PrintTrain(const json& train) {
+  std::string route;
+  for (const auto& env : train["route"]) {
+    route += (route.empty() ? "" : " -> ") + env.get<std::string>();
+  }
+  std::cout << "train " << train.value("name", std::string()) << ": " << route;
+  if (train["cadence"].is_string()) {
+    std::cout << ", departs \"" << train["cadence"].get<std::string>() << "\" ("
+              << train.value("timezone", std::string("UTC")) << ")";
+  }
+  std::cout << "\n";
+  if (train["next_departure"].is_string()) {
+    std::cout << "next departure " << train["next_departure"].get<std::string>();
+    if (train["boarding_closes_at"].is_string()) {
+      std::cout << ", boarding closes " << train["boarding_closes_at"].get<std::string>();
+    }
+    std::cout << "\n";
+  }
+  int shown = 0;
+  for (const auto& trip : train["trips"]) {
+    const std::string state = trip.value("state", std::string());
+    if (shown++ >= 2) break;  // the boarding trip and the one before it
+    std::cout << "\ntrip " << trip.value("number", int64_t{0}) << ": " << state;
+    if (trip.contains("environment")) {
+      std::cout << " (in " << trip["environment"].get<std::string>() << ")";
+    }
+    if (trip["departed_at"].is_string()) {
+      std::cout << ", departed " << trip["departed_at"].get<std::string>();
+    }
+    if (trip["arrived_at"].is_string()) {
+      std::cout << ", arrived " << trip["arrived_at"].get<std::string>();
+    }
+    std::cout << "\n";
+    if (trip["cars"].empty()) {
+      std::cout << "  (no cars)\n";
+      continue;
+    }
+    Table table({"CAR", "STATE", "ENV", "ROLLOUT", "NEEDS", "REASON"});
+    for (const auto& car : trip["cars"]) {
+      std::string needs;
+      for (const auto& dep : car["depends_on"]) {
+        needs += (needs.empty() ? "" : ",") + dep.get<std::string>();
+      }
+      table.AddRow(
+          {car.value("car", std::string()), car.value("state", std::string()),
+           car.contains("environment") && car["environment"].is_string()
+               ? car["environment"].get<std::string>()
+               : "-",
+           car.contains("promotion") ? "#" + std::to_string(car["promotion"].get<int64_t>()) : "-",
+           needs.empty() ? "-" : needs, car.value("reason", std::string())});
+    }
+    table.Print(std::cout);
+  }
+}
+
+// 0 when every car of the trip arrived, 1 when it arrived without some, 2 while it travels.
+int TrainExitCode(const json& train, int64_t number) {
+  for (const auto& trip : train["trips"]) {
+    if (trip.value("number", int64_t{0}) != number) continue;
+    if (trip.value("state", std::string()) != "arrived") return kExitUnknown;
+    for (const auto& car : trip["cars"]) {
+      if (car.value("state", std::string()) != "arrived") return kExitNo;
+    }
+    return kExitYes;
+  }
+  return kExitUnknown;
+}
+
+// Prints the train's journal events for the trip (one line each) until it arrives or the
+// deadline passes; returns the train as it is then.
+std::optional<json> FollowTrain(ApiClient& api, const std::string& name, int64_t number,
+                                int64_t after, std::chrono::steady_clock::time_point deadline,
+                                bool quiet, int* exit_code) {
+  bool arrived = false;
+  while (!arrived) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    if (left <= 0) break;
+    auto page = Call(api.Get("/v1/events?after=" + std::to_string(after) + "&limit=1000&wait_ms=" +
+                             std::to_string(std::clamp<int64_t>(left, 1, kFollowPollMs))),
+                     exit_code);
+    if (!page) return std::nullopt;
+    for (const auto& event : (*page)["events"]) {
+      after = std::max(after, event.value("id", int64_t{0}));
+      const json& data = event["data"];
+      const std::string kind = event.value("kind", std::string());
+      if (kind.rfind("train.", 0) != 0 || !data.is_object() ||
+          data.value("train", std::string()) != name || data.value("trip", int64_t{0}) != number) {
+        continue;
+      }
+      if (!quiet) std::cout << ClockTime(event) << "  " << DescribeTrainEvent(event) << std::endl;
+      if (kind == "train.arrived") arrived = true;
+    }
+  }
+  return Call(api.Get("/v1/trains/" + UrlEncode(name)), exit_code);
+}
+
 int ExitCodeOfState(const std::string& state, bool finished) {
   if (state == "succeeded") return kExitYes;
   return finished ? kExitNo : kExitUnknown;
@@ -781,6 +880,150 @@ int Main(int argc, char** argv) {
   }
 
   // audit verify
+  // train create|board|leave|depart|status|list
+  auto* train =
+      app.add_subcommand("train", "release trains: versions that travel a route together");
+  train->require_subcommand(1);
+  auto* train_create = train->add_subcommand("create", "create a train (idempotent)");
+  std::string train_name, train_route, train_cadence, train_timezone = "UTC", train_cutoff;
+  train_create->add_option("name", train_name, "train name")->required();
+  train_create->add_option("--route", train_route, "environments in order, e.g. staging,prod")
+      ->required();
+  train_create->add_option("--cadence", train_cadence,
+                           "departs by itself at this cron schedule, e.g. \"0 10 * * TUE\"");
+  train_create->add_option("--timezone", train_timezone, "IANA zone of the cadence (default UTC)");
+  train_create->add_option("--cutoff", train_cutoff,
+                           "boarding closes this long before a scheduled departure, e.g. 2h");
+  train_create->callback([&] {
+    json body = {{"name", train_name}, {"route", train_route}, {"timezone", train_timezone}};
+    if (!train_cadence.empty()) body["cadence"] = train_cadence;
+    if (!train_cutoff.empty()) body["cutoff"] = train_cutoff;
+    auto reply = Call(api().Post("/v1/trains", body.dump()), &exit_code);
+    if (!reply) return;
+    if (globals.json()) return PrintJson(*reply);
+    PrintTrain(*reply);
+  });
+
+  auto* train_board = train->add_subcommand("board", "board cars (judged together by the gate)");
+  std::vector<std::string> board_refs;
+  train_board->add_option("name", train_name, "train name")->required();
+  train_board->add_option("cars", board_refs, "SERVICE@VERSION ...")->required();
+  train_board->callback([&] {
+    json cars = json::array();
+    for (const auto& ref : board_refs) cars.push_back(ref);
+    auto response =
+        api().Post("/v1/trains/" + UrlEncode(train_name) + "/cars", json{{"cars", cars}}.dump());
+    if (response.ok() && response->status == 409 && response->body.is_object() &&
+        response->body["error"].value("code", std::string()) == "blocked") {
+      exit_code = kExitNo;
+      if (globals.json()) return PrintJson(response->body);
+      std::cout << "refused: " << ErrorMessage(*response) << "\n";
+      for (const auto& env :
+           response->body["error"]["details"].value("environments", json::array())) {
+        std::cout << " in " << env.value("environment", std::string()) << ":\n";
+        PrintReasons(env["verdict"]);
+      }
+      return;
+    }
+    auto reply = Call(std::move(response), &exit_code);
+    if (!reply) return;
+    if (globals.json()) return PrintJson(*reply);
+    PrintTrain(*reply);
+  });
+
+  auto* train_leave = train->add_subcommand("leave", "take a car off the boarding trip");
+  std::string leave_service;
+  train_leave->add_option("name", train_name, "train name")->required();
+  train_leave->add_option("service", leave_service, "service")->required();
+  train_leave->callback([&] {
+    auto reply = Call(
+        api().Delete("/v1/trains/" + UrlEncode(train_name) + "/cars/" + UrlEncode(leave_service)),
+        &exit_code);
+    if (!reply) return;
+    if (globals.json()) return PrintJson(*reply);
+    PrintTrain(*reply);
+  });
+
+  auto* train_depart =
+      train->add_subcommand("depart", "depart now: promote the cars along the route");
+  bool depart_wait = false;
+  std::string depart_timeout = "2h";
+  train_depart->add_option("name", train_name, "train name")->required();
+  train_depart->add_flag("--wait", depart_wait, "wait until the train arrives");
+  train_depart->add_option("--timeout", depart_timeout, "with --wait: give up after (default 2h)");
+  train_depart->callback([&] {
+    auto timeout_ms = ParseDurationMs(depart_timeout);
+    if (!timeout_ms) {
+      exit_code = Fail("--timeout \"" + depart_timeout + "\" is not a duration such as 2h");
+      return;
+    }
+    auto ready = Call(api().Get("/readyz"), &exit_code);
+    if (!ready) return;
+    const int64_t after = ready->value("last_event_id", int64_t{0});
+    auto reply =
+        Call(api().Post("/v1/trains/" + UrlEncode(train_name) + "/depart", "{}"), &exit_code);
+    if (!reply) return;
+    // The departed trip: the newest one that is not boarding.
+    json trip;
+    for (const auto& t : (*reply)["trips"]) {
+      if (t.value("state", std::string()) != "boarding") {
+        trip = t;
+        break;
+      }
+    }
+    const int64_t number = trip.is_object() ? trip.value("number", int64_t{0}) : 0;
+    if (!depart_wait) {
+      if (globals.json()) return PrintJson(*reply);
+      std::cout << train_name << " trip " << number << " departed\n";
+      PrintTrain(*reply);
+      return;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(*timeout_ms);
+    auto final_train =
+        FollowTrain(api(), train_name, number, after, deadline, globals.json(), &exit_code);
+    if (!final_train) return;
+    exit_code = TrainExitCode(*final_train, number);
+    if (exit_code == kExitUnknown) {
+      std::ostream& out = globals.json() ? std::cerr : std::cout;
+      out << "timed out after " << depart_timeout << ": " << train_name << " trip " << number
+          << " is still travelling\nfollow it with: shipctl train status " << train_name << "\n";
+    }
+    if (globals.json()) return PrintJson(*final_train);
+    PrintTrain(*final_train);
+  });
+
+  auto* train_status = train->add_subcommand("status", "a train: its trips and their cars");
+  train_status->add_option("name", train_name, "train name")->required();
+  train_status->callback([&] {
+    auto reply = Call(api().Get("/v1/trains/" + UrlEncode(train_name)), &exit_code);
+    if (!reply) return;
+    if (globals.json()) return PrintJson(*reply);
+    PrintTrain(*reply);
+  });
+
+  auto* train_list = train->add_subcommand("list", "every train and its latest trip");
+  train_list->callback([&] {
+    auto reply = Call(api().Get("/v1/trains"), &exit_code);
+    if (!reply) return;
+    if (globals.json()) return PrintJson(*reply);
+    Table table({"TRAIN", "ROUTE", "CADENCE", "NEXT DEPARTURE", "LATEST TRIP"});
+    for (const auto& t : (*reply)["trains"]) {
+      std::string route;
+      for (const auto& env : t["route"])
+        route += (route.empty() ? "" : ",") + env.get<std::string>();
+      std::string latest = "-";
+      if (!t["trips"].empty()) {
+        latest = std::to_string(t["trips"][0].value("number", int64_t{0})) + " " +
+                 t["trips"][0].value("state", std::string());
+      }
+      table.AddRow({t.value("name", std::string()), route,
+                    t["cadence"].is_string() ? t["cadence"].get<std::string>() : "-",
+                    t["next_departure"].is_string() ? t["next_departure"].get<std::string>() : "-",
+                    latest});
+    }
+    table.Print(std::cout);
+  });
+
   auto* audit = app.add_subcommand("audit", "the audit log: the hash-chained journal");
   audit->require_subcommand(1);
   auto* audit_verify = audit->add_subcommand(

@@ -229,4 +229,52 @@ std::string DescribeEvent(const json& event, int steps) {
   return kind + Colon(reason);
 }
 
+std::string DescribeTrainEvent(const nlohmann::json& event) {
+  const std::string kind = event.value("kind", std::string());
+  const nlohmann::json& data = event["data"];
+  auto text = [&data](const char* key) {
+    return data.is_object() && data.contains(key) && data[key].is_string()
+               ? data[key].get<std::string>()
+               : std::string();
+  };
+  auto list = [&data](const char* key) {
+    std::string out;
+    if (!data.is_object() || !data.contains(key)) return out;
+    for (const auto& item : data[key]) {
+      const std::string label =
+          item.is_string() ? item.get<std::string>() : item.value("car", std::string("?"));
+      out += (out.empty() ? "" : ", ") + label;
+    }
+    return out;
+  };
+  const std::string car = text("car");
+  const std::string env = text("environment");
+  const std::string reason = text("reason");
+  if (kind == "train.departed") return "departed with " + list("cars");
+  if (kind == "train.car_started") {
+    return car + ": rollout #" + std::to_string(data.value("promotion", int64_t{0})) + " in " + env;
+  }
+  if (kind == "train.car_through") {
+    return car + ": through " + env + (reason.empty() ? "" : " (" + reason + ")");
+  }
+  if (kind == "train.car_waiting") return car + ": waits before " + env + ": " + reason;
+  if (kind == "train.car_failed") return car + " failed: " + reason;
+  if (kind == "train.car_left") {
+    std::string line = car + " left: " + reason;
+    if (data.is_object() && data.contains("carried_to")) {
+      line += " (carried over to trip " + std::to_string(data["carried_to"].get<int64_t>()) + ")";
+    }
+    return line;
+  }
+  if (kind == "train.reached") return "reached " + env;
+  if (kind == "train.arrived") {
+    std::string line =
+        "arrived in " + env + ": " + (list("arrived").empty() ? "no cars" : list("arrived"));
+    if (!list("failed").empty()) line += "; failed: " + list("failed");
+    if (!list("left").empty()) line += "; left: " + list("left");
+    return line;
+  }
+  return kind + (reason.empty() ? "" : ": " + reason);
+}
+
 }  // namespace shipd::cli

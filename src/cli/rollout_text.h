@@ -13,6 +13,10 @@ namespace shipd::cli {
 // unknown). Events of other kinds get their kind and, when present, their reason.
 std::string DescribeEvent(const nlohmann::json& event, int steps);
 
+// One line for a train's event ("orders@3.2.0: rollout #12 in prod", "reached prod",
+// "web@6.0.0 left: left with orders@4.0.0, which it depends on ...").
+std::string DescribeTrainEvent(const nlohmann::json& event);
+
 // "2/4" for progress.step 1 of 4 steps; "-/4" before the first step, "4/4" once past the last;
 // "-" for a strategy without steps.
 std::string StepOf(const nlohmann::json& progress);

@@ -150,6 +150,35 @@ std::optional<int64_t> LatestOpening(const FreezeWindow& window, const Zone& zon
   return std::nullopt;
 }
 
+// The earliest minute T > after_ms at which the cron matches in the zone's civil time, within
+// `horizon_days`. Walks forward, skipping local days and hours that cannot match.
+std::optional<int64_t> EarliestOpening(const CronSchedule& cron, const Zone& zone, int64_t after_ms,
+                                       int64_t horizon_days) {
+  int64_t t = (FloorDiv(after_ms, kMinuteMs) + 1) * kMinuteMs;
+  const int64_t end = after_ms + horizon_days * 86'400'000;
+  while (t <= end) {
+    const int64_t utc_s = FloorDiv(t, 1000);
+    const int64_t local_s = utc_s + zone.OffsetAt(utc_s);
+    const int64_t day = FloorDiv(local_s, 86400);
+    const int64_t minute_of_day = (local_s - day * 86400) / 60;
+    const year_month_day ymd{sys_days{days{day}}};
+    const int day_of_week = static_cast<int>(((day % 7) + 11) % 7);  // 1970-01-01: Thursday
+    const int hour = static_cast<int>(minute_of_day / 60);
+    const int minute = static_cast<int>(minute_of_day % 60);
+    const int dom = static_cast<int>(static_cast<unsigned>(ymd.day()));
+    const int month = static_cast<int>(static_cast<unsigned>(ymd.month()));
+    if (cron.Matches(minute, hour, dom, month, day_of_week)) return t;
+    if (!cron.months[static_cast<size_t>(month)] || !DayMatches(cron, dom, day_of_week)) {
+      t += (1440 - minute_of_day) * kMinuteMs;
+    } else if (!cron.hours[static_cast<size_t>(hour)]) {
+      t += (60 - minute) * kMinuteMs;
+    } else {
+      t += kMinuteMs;
+    }
+  }
+  return std::nullopt;
+}
+
 std::string Two(int64_t v) { return (v < 10 ? "0" : "") + std::to_string(v); }
 
 // Reads "YYYY-MM-DD[THH:MM[:SS]]" from the front of `text`; the rest is left in `text`.
@@ -217,6 +246,14 @@ std::optional<FreezeSpan> ActiveFreeze(const std::vector<FreezeWindow>& windows,
     if (span && (!active || span->until_ms > active->until_ms)) active = std::move(span);
   }
   return active;
+}
+
+Result<std::optional<int64_t>> NextCronMatch(const CronSchedule& cron, std::string_view zone,
+                                             int64_t after_ms) {
+  auto loaded = LoadZone(zone);
+  if (!loaded.ok()) return loaded.error();
+  // Five years covers every satisfiable schedule (29 February on a given weekday included).
+  return EarliestOpening(cron, **loaded, after_ms, 5 * 366);
 }
 
 Result<std::chrono::seconds> UtcOffset(std::string_view zone, int64_t utc_ms) {

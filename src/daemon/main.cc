@@ -22,6 +22,7 @@
 #include "shipd/common/process.h"
 #include "shipd/common/sha256.h"
 #include "shipd/config/daemon_config.h"
+#include "shipd/config/freeze.h"
 #include "shipd/config/pipelines.h"
 #include "shipd/drivers/deploy_driver.h"
 #include "shipd/engine/engine.h"
@@ -143,7 +144,9 @@ Result<RolloutDeps> RolloutDependencies(const DaemonConfig& config, const Pipeli
   return deps;
 }
 
-int Serve(const DaemonConfig& config) {
+// `test_clock_start`: run on a clock that stands still and moves only through
+// POST /v1/test/clock (integration tests of schedules); nullopt: the system clock.
+int Serve(const DaemonConfig& config, std::optional<int64_t> test_clock_start) {
   // Block the stop signals in every thread; one thread waits for them.
   sigset_t signals;
   sigemptyset(&signals);
@@ -167,7 +170,14 @@ int Serve(const DaemonConfig& config) {
     std::cerr << "shipd: " << store.error().message() << std::endl;
     return kExitError;
   }
-  SystemClock clock;
+  SystemClock system_clock;
+  std::unique_ptr<FakeClock> test_clock;
+  if (test_clock_start) {
+    test_clock = std::make_unique<FakeClock>(*test_clock_start);
+    spdlog::warn("running on a test clock at {}: time moves only through POST /v1/test/clock",
+                 FormatUtc(*test_clock_start));
+  }
+  const Clock& clock = test_clock ? static_cast<const Clock&>(*test_clock) : system_clock;
   // Drivers and checks are built once from the pipelines; the engine owns them from here on.
   auto processes = MakePosixProcessRunner();
   auto http = MakeHttplibHttpClient();
@@ -208,6 +218,7 @@ int Serve(const DaemonConfig& config) {
   api_options.max_body_bytes = config.max_body_bytes;
   api_options.threads = config.http_threads;
   api_options.roles = config.roles;
+  api_options.test_clock = test_clock.get();
   if (notifier) {
     api_options.extra_metrics = [&notifier, &engine](std::string& out) {
       RenderNotifierMetrics(notifier->Stats(), (*engine)->Snapshot()->last_event_id, out);
@@ -262,6 +273,10 @@ int main(int argc, char** argv) {
   app.add_option("--log-format", log_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
   app.add_option("--log-level", log_level, "trace, debug, info, warn or error");
+  std::string test_clock;
+  app.add_option("--test-clock", test_clock,
+                 "run on a clock that starts at this UTC time (2026-12-01T09:00Z) and moves only "
+                 "through POST /v1/test/clock; for tests, never for production");
 
   auto* token = app.add_subcommand("token", "manage API tokens");
   auto* create = token->add_subcommand("create", "create a token and print it once");
@@ -294,5 +309,14 @@ int main(int argc, char** argv) {
 
   shipd::SetUpLogging(config);
   if (*create) return shipd::CreateToken(config, token_name, token_roles);
-  return shipd::Serve(config);
+  std::optional<int64_t> test_clock_start;
+  if (!test_clock.empty()) {
+    auto start = shipd::ParseUtc(test_clock);
+    if (!start.ok()) {
+      std::cerr << "shipd: --test-clock: " << start.error().message() << std::endl;
+      return 2;
+    }
+    test_clock_start = *start;
+  }
+  return shipd::Serve(config, test_clock_start);
 }

@@ -490,6 +490,7 @@ void Rollouts::Finish(Runtime& r, RolloutState state, const std::string& kind, c
       },
       kind, std::move(extra), actor, deployment);
   if (!ok) return;
+  host_.RolloutFinished(r.promotion);
   const Lane lane = r.lane();
   const int64_t id = r.id();
   active_.erase(id);  // r is gone from here on

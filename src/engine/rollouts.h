@@ -38,6 +38,8 @@ class RolloutHost {
                                  int64_t last_event_id, int64_t last_promotion_id) = 0;
   // Publishes a snapshot whose journal (and, when non-zero, promotion ids) advanced.
   virtual void PublishEventId(int64_t last_event_id, int64_t last_promotion_id = 0) = 0;
+  // After a rollout reached a terminal state (persisted): a train may move on.
+  virtual void RolloutFinished(const Promotion& promotion) { (void)promotion; }
 };
 
 class Rollouts {

@@ -20,6 +20,7 @@
 #include "shipd/engine/engine.h"
 #include "shipd/model/manifest.h"
 #include "store_spec_differ.h"
+#include "trains.h"
 
 namespace shipd {
 
@@ -147,7 +148,7 @@ Result<ResolvedRequest> Resolve(const State& state, const PromotionRequest& requ
   return ResolvedRequest{std::move(version), env};
 }
 
-class StrandEngine final : public Engine, private RolloutHost {
+class StrandEngine final : public Engine, private RolloutHost, private TrainHost {
  public:
   StrandEngine(std::unique_ptr<Store> store, const Pipelines& pipelines, const Clock& clock)
       : store_(std::move(store)),
@@ -247,6 +248,7 @@ class StrandEngine final : public Engine, private RolloutHost {
     Publish(std::move(state));
     rollouts_ = std::make_unique<Rollouts>(static_cast<RolloutHost&>(*this), pipelines_,
                                            std::move(deps), clock_, strand_);
+    trains_ = std::make_unique<Trains>(static_cast<TrainHost&>(*this), pipelines_, clock_, strand_);
     thread_ = std::thread([this] { io_.run(); });
     // Unfinished rollouts continue before the daemon answers anyone.
     auto resumed = RunOnStrand<bool>([&]() -> Result<bool> {
@@ -254,6 +256,11 @@ class StrandEngine final : public Engine, private RolloutHost {
       return true;
     });
     if (!resumed.ok()) return resumed.error().WithContext("resuming rollouts");
+    auto trains = RunOnStrand<bool>([&]() -> Result<bool> {
+      trains_->Resume(std::move(contents->trains));
+      return true;
+    });
+    if (!trains.ok()) return trains.error().WithContext("resuming trains");
     return Ok();
   }
 
@@ -361,7 +368,31 @@ class StrandEngine final : public Engine, private RolloutHost {
   }
 
   Result<PromotionOutcome> Promote(const PromotionRequest& request, const Actor& actor) override {
-    return RunOnStrand<PromotionOutcome>([&]() -> Result<PromotionOutcome> {
+    return RunOnStrand<PromotionOutcome>([&] { return PromoteOnStrand(request, actor, {}); });
+  }
+
+  // Release trains.
+  Result<TrainChange> CreateTrain(const Train& spec, const Actor& actor) override {
+    return RunOnStrand<TrainChange>([&] { return trains_->Create(spec, actor); });
+  }
+  Result<TrainChange> BoardTrain(const std::string& name, const std::vector<CarRequest>& cars,
+                                 const Actor& actor) override {
+    return RunOnStrand<TrainChange>([&] { return trains_->Board(name, cars, actor); });
+  }
+  Result<TrainChange> LeaveTrain(const std::string& name, const std::string& service,
+                                 const Actor& actor) override {
+    return RunOnStrand<TrainChange>([&] { return trains_->Leave(name, service, actor); });
+  }
+  Result<TrainChange> DepartTrain(const std::string& name, const Actor& actor) override {
+    return RunOnStrand<TrainChange>([&] { return trains_->Depart(name, actor); });
+  }
+  std::optional<Train> GetTrain(std::string_view name) const override { return trains_->Get(name); }
+  std::vector<Train> ListTrains() const override { return trains_->List(); }
+
+  // Promote, on the strand. `train` (a car's train and trip) rides in the rollout.created event.
+  Result<PromotionOutcome> PromoteOnStrand(const PromotionRequest& request, const Actor& actor,
+                                           const nlohmann::json& train) {
+    {
       auto state = Snapshot();
       auto resolved = Resolve(*state, request);
       if (!resolved.ok()) return resolved.error();
@@ -404,11 +435,12 @@ class StrandEngine final : public Engine, private RolloutHost {
       promotion.override_reason = request.override_reason;
       promotion.verdict = verdict_json.dump();
       promotion.created_at = promotion.updated_at = now;
+      if (train.is_object()) data.update(train);
       auto created = rollouts_->Create(std::move(promotion), std::move(data), actor);
       if (!created.ok()) return created.error();
       outcome.promotion = std::move(*created);
       return outcome;
-    });
+    }
   }
 
   Result<std::vector<Promotion>> ListPromotions(const PromotionFilter& filter) override {
@@ -584,6 +616,7 @@ class StrandEngine final : public Engine, private RolloutHost {
     if (rollouts_) {
       // Timers stop; driver operations in flight finish (their results are not applied).
       (void)RunOnStrand<bool>([&]() -> Result<bool> {
+        if (trains_) trains_->Shutdown();
         rollouts_->Shutdown();
         return true;
       });
@@ -623,8 +656,35 @@ class StrandEngine final : public Engine, private RolloutHost {
     return Event{0, clock_.NowMs(), actor.name, std::move(kind), std::move(subject), data.dump()};
   }
 
-  // RolloutHost.
+  // RolloutHost, TrainHost.
   Store& store() override { return *store_; }
+
+  void RolloutFinished(const Promotion& promotion) override {
+    if (trains_) trains_->PromotionFinished(promotion);
+  }
+
+  Verdict EvaluateSet(const State& state,
+                      const std::vector<std::shared_ptr<const Version>>& versions,
+                      const EnvironmentState& environment) const override {
+    SnapshotHistory history(state);
+    GateContext context{LifecyclePolicy{}, clock_.NowMs(), &history, &differ_};
+    ChangeSet changes;
+    for (const auto& version : versions)
+      changes.changes.push_back({version, ChangeKind::kPromote, 0});
+    return shipd::Evaluate(changes, environment.index, context);
+  }
+
+  Verdict Judge(const State& state, std::shared_ptr<const Version> version,
+                const EnvironmentState& environment) const override {
+    return Evaluate(state, std::move(version), environment, ChangeKind::kPromote, 0, "");
+  }
+
+  Result<PromotionOutcome> PromoteCar(const PromotionRequest& request, const Actor& actor,
+                                      const nlohmann::json& train) override {
+    return PromoteOnStrand(request, actor, train);
+  }
+
+  void PublishEvents(int64_t last_event_id) override { PublishEventId(last_event_id, 0); }
 
   Verdict Evaluate(const State& state, std::shared_ptr<const Version> version,
                    const EnvironmentState& environment, ChangeKind kind, int weight,
@@ -722,6 +782,7 @@ class StrandEngine final : public Engine, private RolloutHost {
   std::thread thread_;
   std::unordered_map<std::string, Range> ranges_;  // strand only
   std::unique_ptr<Rollouts> rollouts_;             // strand only, except Urls()
+  std::unique_ptr<Trains> trains_;                 // strand only, except Get() and List()
 
   mutable std::mutex snapshot_mutex_;
   std::condition_variable published_;  // notified after each Publish

@@ -27,7 +27,7 @@ std::string_view Trim(std::string_view text) {
 RoleTable BuiltinRoles() {
   return {
       {"admin", {"admin"}},
-      {"deployer", {"read", "register:*", "promote:*", "approve:*", "lock:*"}},
+      {"deployer", {"read", "register:*", "promote:*", "approve:*", "lock:*", "train:*"}},
       {"viewer", {"read"}},
   };
 }

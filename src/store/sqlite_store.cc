@@ -9,7 +9,9 @@
 #include <cctype>
 #include <exception>
 #include <functional>
+#include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
@@ -278,6 +280,18 @@ class SqliteStore final : public Store {
                      " DO UPDATE SET owner = excluded.owner, reason = excluded.reason,"
                      " created_at = excluded.created_at, expires_at = excluded.expires_at"),
         delete_hold_(db_, "DELETE FROM holds WHERE environment = ? AND service = ?"),
+        upsert_train_(db_,
+                      "INSERT OR REPLACE INTO trains (name, route, cadence, timezone, cutoff_ms,"
+                      " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+        upsert_trip_(db_,
+                     "INSERT OR REPLACE INTO train_trips (train, number, state, env_index,"
+                     " scheduled_at, departed_at, departed_by, arrived_at)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+        delete_cars_(db_, "DELETE FROM train_cars WHERE train = ? AND trip = ?"),
+        insert_car_(db_,
+                    "INSERT INTO train_cars (train, trip, service, version, position, state,"
+                    " env_index, promotion_id, reason, depends_on, boarded_by, boarded_at,"
+                    " carried_from, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
         read_db_(path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX, kBusyTimeoutMs),
         select_token_(read_db_,
                       "SELECT name, sha256, role, created_at FROM tokens WHERE sha256 = ?"),
@@ -361,6 +375,7 @@ class SqliteStore final : public Store {
         h.created_at = IntAt(holds, 4);
         if (!holds.isColumnNull(5)) h.expires_at = IntAt(holds, 5);
       }
+      if (Status trains = LoadTrains(contents.trains); !trains.ok()) return trains.error();
       contents.last_promotion_id =
           db_.execAndGet("SELECT coalesce(max(id), 0) FROM promotions").getInt64();
       contents.last_event_id = db_.execAndGet("SELECT coalesce(max(id), 0) FROM events").getInt64();
@@ -572,6 +587,30 @@ class SqliteStore final : public Store {
     return ids;
   }
 
+  Result<std::vector<int64_t>> PutTrain(const Train& train, const std::vector<int64_t>& trips,
+                                        const std::vector<Event>& events) override {
+    return Mutate("saving train " + train.name, events, [&] {
+      nlohmann::json route = train.route;
+      Run(upsert_train_, train.name, route.dump(), train.cadence, train.timezone,
+          static_cast<int64_t>(train.cutoff.count()), train.created_by, train.created_at);
+      for (int64_t number : trips) {
+        const TrainTrip* trip = train.FindTrip(number);
+        if (trip == nullptr) throw std::runtime_error("no trip " + std::to_string(number));
+        Run(upsert_trip_, train.name, trip->number, std::string(TripStateName(trip->state)),
+            trip->env_index, trip->scheduled_at, trip->departed_at, trip->departed_by,
+            trip->arrived_at);
+        Run(delete_cars_, train.name, trip->number);
+        for (const TrainCar& car : trip->cars) {
+          nlohmann::json depends_on = car.depends_on;
+          Run(insert_car_, train.name, trip->number, car.service, car.version.ToString(),
+              car.position, std::string(CarStateName(car.state)), car.env_index, car.promotion_id,
+              car.reason, depends_on.dump(), car.boarded_by, car.boarded_at, car.carried_from,
+              car.updated_at);
+        }
+      }
+    });
+  }
+
   Result<ChainVerification> VerifyChain(const ChainAnchor& anchor) override {
     return Guarded("verifying the audit chain", [&]() -> Result<ChainVerification> {
       SQLite::Database db(path_, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX, kBusyTimeoutMs);
@@ -718,6 +757,89 @@ class SqliteStore final : public Store {
 
   // Versions with their contracts (specs left out), in registration order: three queries in all,
   // however many versions there are.
+  Status LoadTrains(std::vector<Train>& trains) {
+    auto strings = [](std::string_view text) {
+      std::vector<std::string> out;
+      auto parsed = nlohmann::json::parse(text, nullptr, false);
+      if (parsed.is_array()) {
+        for (const auto& item : parsed) {
+          if (item.is_string()) out.push_back(item.get<std::string>());
+        }
+      }
+      return out;
+    };
+    auto optional_int = [](SQLite::Statement& row, int column) {
+      return row.isColumnNull(column) ? std::optional<int64_t>() : IntAt(row, column);
+    };
+    SQLite::Statement rows(db_,
+                           "SELECT name, route, cadence, timezone, cutoff_ms, created_by,"
+                           " created_at FROM trains ORDER BY name");
+    std::map<std::string, size_t, std::less<>> by_name;
+    while (rows.executeStep()) {
+      Train& t = trains.emplace_back();
+      t.name = TextAt(rows, 0);
+      t.route = strings(TextAt(rows, 1));
+      t.cadence = TextAt(rows, 2);
+      t.timezone = TextAt(rows, 3);
+      t.cutoff = std::chrono::milliseconds(IntAt(rows, 4));
+      t.created_by = TextAt(rows, 5);
+      t.created_at = IntAt(rows, 6);
+      by_name.emplace(t.name, trains.size() - 1);
+    }
+    SQLite::Statement trips(db_,
+                            "SELECT train, number, state, env_index, scheduled_at, departed_at,"
+                            " departed_by, arrived_at FROM train_trips ORDER BY train, number");
+    while (trips.executeStep()) {
+      auto owner = by_name.find(TextAt(trips, 0));
+      if (owner == by_name.end()) continue;
+      TrainTrip& trip = trains[owner->second].trips.emplace_back();
+      trip.number = IntAt(trips, 1);
+      auto state = ParseTripState(TextAt(trips, 2));
+      if (!state) {
+        return Error(ErrorCode::kInternal,
+                     "stored trip state \"" + std::string(TextAt(trips, 2)) + "\" is unknown");
+      }
+      trip.state = *state;
+      trip.env_index = static_cast<int>(IntAt(trips, 3));
+      trip.scheduled_at = optional_int(trips, 4);
+      trip.departed_at = optional_int(trips, 5);
+      trip.departed_by = TextAt(trips, 6);
+      trip.arrived_at = optional_int(trips, 7);
+    }
+    SQLite::Statement cars(db_,
+                           "SELECT train, trip, service, version, position, state, env_index,"
+                           " promotion_id, reason, depends_on, boarded_by, boarded_at,"
+                           " carried_from, updated_at FROM train_cars"
+                           " ORDER BY train, trip, position");
+    while (cars.executeStep()) {
+      auto owner = by_name.find(TextAt(cars, 0));
+      if (owner == by_name.end()) continue;
+      TrainTrip* trip = trains[owner->second].FindTrip(IntAt(cars, 1));
+      if (trip == nullptr) continue;
+      TrainCar& car = trip->cars.emplace_back();
+      car.service = TextAt(cars, 2);
+      Result<Semver> version = Semver::Parse(TextAt(cars, 3));
+      if (!version.ok()) return Corrupt("version of train car " + car.service, version.error());
+      car.version = std::move(*version);
+      car.position = static_cast<int>(IntAt(cars, 4));
+      auto state = ParseCarState(TextAt(cars, 5));
+      if (!state) {
+        return Error(ErrorCode::kInternal,
+                     "stored car state \"" + std::string(TextAt(cars, 5)) + "\" is unknown");
+      }
+      car.state = *state;
+      car.env_index = static_cast<int>(IntAt(cars, 6));
+      car.promotion_id = IntAt(cars, 7);
+      car.reason = TextAt(cars, 8);
+      car.depends_on = strings(TextAt(cars, 9));
+      car.boarded_by = TextAt(cars, 10);
+      car.boarded_at = IntAt(cars, 11);
+      car.carried_from = IntAt(cars, 12);
+      car.updated_at = IntAt(cars, 13);
+    }
+    return Ok();
+  }
+
   Status LoadVersions(std::vector<Version>& versions) {
     SQLite::Statement count(db_, "SELECT count(*) FROM versions");
     count.executeStep();
@@ -857,6 +979,10 @@ class SqliteStore final : public Store {
   SQLite::Statement insert_token_;
   SQLite::Statement upsert_hold_;
   SQLite::Statement delete_hold_;
+  SQLite::Statement upsert_train_;
+  SQLite::Statement upsert_trip_;
+  SQLite::Statement delete_cars_;
+  SQLite::Statement insert_car_;
 
   // Reads that any thread may make (tokens on every request, specs for the gate's differ).
   std::mutex read_mu_;  // guards read_db_ and its statements

@@ -23,6 +23,9 @@ struct ApiOptions {
   RoleTable roles = BuiltinRoles();  // what the roles tokens carry grant
   // Appends more metric families (Prometheus text) to GET /metrics; called on each scrape.
   std::function<void(std::string&)> extra_metrics;
+  // Set when shipd runs with --test-clock: POST /v1/test/clock moves it (admin only). Null: the
+  // route does not exist.
+  FakeClock* test_clock = nullptr;
 };
 
 class ApiServer {

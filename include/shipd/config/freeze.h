@@ -26,6 +26,12 @@ struct FreezeSpan {
 // window is open for `duration` from each minute its cron matches in its zone's civil time.
 std::optional<FreezeSpan> ActiveFreeze(const std::vector<FreezeWindow>& windows, int64_t now_ms);
 
+// The first minute after `after_ms` at which `cron` matches in `zone`'s civil time (a train's
+// next departure); nullopt when it never matches (30 February). kNotFound or kInvalid when the
+// zone cannot be read.
+Result<std::optional<int64_t>> NextCronMatch(const CronSchedule& cron, std::string_view zone,
+                                             int64_t after_ms);
+
 // Seconds east of UTC in `zone` at the instant. kNotFound or kInvalid when the zone cannot be read.
 Result<std::chrono::seconds> UtcOffset(std::string_view zone, int64_t utc_ms);
 

@@ -22,6 +22,7 @@
 #include "shipd/contract/planner.h"
 #include "shipd/drivers/deploy_driver.h"
 #include "shipd/model/registry.h"
+#include "shipd/model/train.h"
 #include "shipd/store/store.h"
 
 namespace shipd {
@@ -104,6 +105,24 @@ struct PromotionOutcome {
   std::optional<Promotion> promotion;  // none when the gate blocked the request
 };
 
+// A car to board: service@version.
+struct CarRequest {
+  std::string service;
+  std::string version;  // semver text
+};
+
+// What a train request did: the train afterwards and, when boarding was refused, why.
+struct TrainChange {
+  Train train;
+  Outcome outcome = Outcome::kCreated;
+  // Boarding refused: per route environment, the gate's reasons the new cars added there.
+  std::vector<std::pair<std::string, Verdict>> refused;
+};
+
+// When a train with a cadence departs next, after `after` (in the cadence's zone); nullopt
+// without a cadence or when it never matches.
+std::optional<TimeMs> NextDeparture(const Train& train, TimeMs after);
+
 // Operator actions on a rollout (POST /v1/promotions/{id}/approve|resume|abort|rollback).
 enum class RolloutAction { kApprove, kResume, kAbort, kRollback };
 std::string_view RolloutActionName(RolloutAction action);  // "approve", ...
@@ -166,6 +185,21 @@ class Engine {
   virtual std::vector<std::pair<std::string, FreezeSpan>> FreezesInForce() const = 0;
   // Where checks and people reach a service in an environment (the driver's answer).
   virtual Endpoints Urls(std::string_view service, std::string_view environment) const = 0;
+
+  // Release trains (docs/trains.md). Create is idempotent for the same route and cadence
+  // (kUnchanged) and kConflict otherwise. Board judges the cars with the ones aboard as one
+  // change set against every route environment: a refusal is an ok result with `refused` set.
+  // Leave takes a car off the boarding trip; Depart freezes the manifest and starts promoting.
+  virtual Result<TrainChange> CreateTrain(const Train& spec, const Actor& actor) = 0;
+  virtual Result<TrainChange> BoardTrain(const std::string& name,
+                                         const std::vector<CarRequest>& cars,
+                                         const Actor& actor) = 0;
+  virtual Result<TrainChange> LeaveTrain(const std::string& name, const std::string& service,
+                                         const Actor& actor) = 0;
+  virtual Result<TrainChange> DepartTrain(const std::string& name, const Actor& actor) = 0;
+  // Any thread, no waiting on the engine.
+  virtual std::optional<Train> GetTrain(std::string_view name) const = 0;
+  virtual std::vector<Train> ListTrains() const = 0;
 
   virtual Result<std::vector<Event>> ListEvents(int64_t after, int limit) = 0;
   // Walks the journal's hash chain (Store::VerifyChain): off the strand, so writes go on.

@@ -12,6 +12,7 @@
 
 #include "shipd/common/result.h"
 #include "shipd/model/registry.h"
+#include "shipd/model/train.h"
 #include "shipd/store/audit_chain.h"
 
 namespace shipd {
@@ -53,7 +54,8 @@ struct StoreContents {
   std::vector<Promotion> succeeded_promotions;
   // Promotions not yet in a terminal state, oldest first.
   std::vector<Promotion> active_promotions;
-  std::vector<Hold> holds;  // expired ones included
+  std::vector<Hold> holds;    // expired ones included
+  std::vector<Train> trains;  // with every trip and its cars
   int64_t last_event_id = 0;
   int64_t last_promotion_id = 0;
 };
@@ -124,6 +126,11 @@ class Store {
   virtual Result<std::vector<int64_t>> DeleteHold(const std::string& environment,
                                                   const std::string& service,
                                                   const std::vector<Event>& events) = 0;
+  // Inserts or replaces the train's row and, for each number in `trips`, that trip with all its
+  // cars (cars no longer on it are removed), with `events`.
+  virtual Result<std::vector<int64_t>> PutTrain(const Train& train,
+                                                const std::vector<int64_t>& trips,
+                                                const std::vector<Event>& events) = 0;
   // Walks the journal's hash chain oldest first, streaming (constant memory), on a connection of
   // its own and one read snapshot: thread-safe, and writers are not blocked. A broken chain is an
   // ok Result with `ok` false; an error means the walk itself failed. `anchor`: see ChainAnchor.
