@@ -259,6 +259,24 @@ TEST_F(NotificationsTest, SlackReceiverGetsAOneLineSummary) {
   EXPECT_TRUE(delivery.signature.empty());
 }
 
+TEST_F(NotificationsTest, TrainDepartureAndArrivalReachAChatChannel) {
+  Receiver receiver;
+  ASSERT_NO_FATAL_FAILURE(StartWith(
+      Sink("chat", "slack", receiver.Url(), "    events: [train.departed, train.arrived]\n")));
+  ASSERT_NO_FATAL_FAILURE(Register("billing"));
+  ASSERT_EQ(Post("/v1/trains", {{"name", "release"}, {"route", {"dev", "staging"}}}).first, 201);
+  ASSERT_EQ(Post("/v1/trains/release/cars", {{"cars", {"billing@1.0.0"}}}).first, 201);
+  ASSERT_EQ(Post("/v1/trains/release/depart", json::object()).first, 200);
+  ASSERT_TRUE(receiver.WaitForAccepted(2));
+  const auto deliveries = receiver.Accepted();
+  EXPECT_EQ(deliveries[0].event_header, "train.departed");
+  EXPECT_EQ(deliveries[0].body,
+            json({{"text", "train release trip 1 departed for dev, staging: billing@1.0.0"}}));
+  EXPECT_EQ(deliveries[1].event_header, "train.arrived");
+  EXPECT_EQ(deliveries[1].body,
+            json({{"text", "train release trip 1 arrived in staging: billing@1.0.0"}}));
+}
+
 TEST_F(NotificationsTest, AHangingOrDeadReceiverDelaysNeitherPromotionsNorOtherSinks) {
   Receiver hanging(kSecret);
   hanging.Hold();
