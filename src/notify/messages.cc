@@ -41,10 +41,11 @@ std::vector<std::string> Labels(const json& data, const char* key) {
   return out;
 }
 
-// Every car a train event names: those on board, and on arrival those that arrived, failed or
-// left.
+// Every car a train event names: the one of a train.car_* event, those on board, and on arrival
+// those that arrived, failed or left.
 std::vector<std::string> Cars(const json& data) {
   std::vector<std::string> out;
+  if (const std::string car = Text(data, "car"); !car.empty()) out.push_back(car);  // train.car_*
   for (const char* key : {"cars", "arrived", "failed", "left"}) {
     for (auto& label : Labels(data, key)) out.push_back(std::move(label));
   }

@@ -63,6 +63,24 @@ TEST(EventSummary, SaysWhatHappenedInOneLine) {
        "train release-42 departed: orders@3.2.0, web@5.3.0"},
       {MakeEvent("train.arrived", "release-42", {{"cars", json::array()}}),
        "train release-42 arrived"},
+      // The shapes the trains engine records.
+      {MakeEvent("train.departed", "release",
+                 {{"train", "release"},
+                  {"trip", 3},
+                  {"route", {"staging", "prod"}},
+                  {"cars",
+                   {{{"car", "billing@2.1.0"}, {"depends_on", json::array()}},
+                    {{"car", "orders@3.2.0"}, {"depends_on", {"billing@2.1.0"}}}}}}),
+       "train release trip 3 departed for staging, prod: billing@2.1.0, orders@3.2.0"},
+      {MakeEvent("train.arrived", "release",
+                 {{"train", "release"},
+                  {"trip", 3},
+                  {"environment", "prod"},
+                  {"arrived", {"billing@2.1.0"}},
+                  {"failed", {"orders@3.2.0"}},
+                  {"left", {"web@5.3.0"}}}),
+       "train release trip 3 arrived in prod: billing@2.1.0; failed: orders@3.2.0; left: "
+       "web@5.3.0"},
       {MakeEvent("service.locked", "orders", {{"environment", "prod"}, {"reason", "incident"}}),
        "service.locked orders in prod: incident"},
   };
@@ -123,6 +141,16 @@ TEST(SinkWants, FiltersByKindEnvironmentAndService) {
                       {{"cars", {"web@5.3.0", "orders@3.2.0"}}, {"route", {"staging", "prod"}}})));
   EXPECT_FALSE(
       SinkWants(sink, MakeEvent("train.departed", "release-42", {{"cars", {"orders@3.2.0"}}})));
+  EXPECT_TRUE(
+      SinkWants(sink, MakeEvent("train.departed", "release",
+                                {{"route", {"prod"}}, {"cars", {{{"car", "orders@3.2.0"}}}}})));
+  EXPECT_TRUE(SinkWants(sink, MakeEvent("train.arrived", "release",
+                                        {{"environment", "prod"},
+                                         {"arrived", {"web@5.3.0"}},
+                                         {"left", {"orders@3.2.0"}}})));
+  sink.events.push_back("train.car_failed");
+  EXPECT_TRUE(SinkWants(sink, MakeEvent("train.car_failed", "release",
+                                        {{"environment", "prod"}, {"car", "orders@3.2.0"}})));
 
   sink.events = {"*"};
   EXPECT_FALSE(
