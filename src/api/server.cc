@@ -1355,6 +1355,7 @@ class HttplibApiServer final : public ApiServer {
     out += "# TYPE shipd_last_event_id gauge\n";
     out += "shipd_last_event_id " + std::to_string(state->last_event_id) + "\n";
     metrics_.Render(out);
+    if (options_.extra_metrics) options_.extra_metrics(out);
     return out;
   }
 

@@ -7,26 +7,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "load_util.h"
+#include "notifications_loader.h"
 #include "shipd/config/pipelines.h"
 #include "shipd/model/registry.h"
 
 namespace shipd {
 namespace {
-
-Error At(const std::filesystem::path& file, const YAML::Mark& mark, const std::string& message) {
-  return Error(ErrorCode::kInvalid, file.string() + ":" + std::to_string(mark.line + 1) + ":" +
-                                        std::to_string(mark.column + 1) + ": " + message);
-}
-
-std::string ReadSecretFile(const std::filesystem::path& path, bool* ok) {
-  std::ifstream in(path);
-  *ok = static_cast<bool>(in);
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string secret = text.str();
-  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-  return secret;
-}
 
 // repositories: { SERVICE: { url, secret_env | secret_file, tag_pattern, manifest, promote_to,
 // poll_interval } }
@@ -185,6 +172,12 @@ Result<DaemonConfig> LoadDaemonConfig(const std::filesystem::path& file) {
         config.repositories = std::move(repositories).value();
         continue;
       }
+      if (key == "notifications") {
+        auto sinks = LoadNotifications(file, value);
+        if (!sinks.ok()) return sinks.error();
+        config.notifications = std::move(sinks).value();
+        continue;
+      }
       if (key == "roles") {
         if (auto loaded = LoadRoles(file, value, config.roles); !loaded.ok()) {
           return loaded.error();
@@ -217,7 +210,7 @@ Result<DaemonConfig> LoadDaemonConfig(const std::filesystem::path& file) {
         return At(file, item.first.Mark(),
                   "unknown key \"" + key +
                       "\" (known: listen, data, pipelines, log_format, log_level, "
-                      "max_body_bytes, http_threads, repositories, roles)");
+                      "max_body_bytes, http_threads, repositories, roles, notifications)");
       }
     }
   } catch (const YAML::Exception& e) {

@@ -28,6 +28,8 @@
 #include "shipd/engine/engine.h"
 #include "shipd/engine/tag_ingestor.h"
 #include "shipd/model/permissions.h"
+#include "shipd/notify/notifier.h"
+#include "shipd/store/notification_cursors.h"
 #include "shipd/store/store.h"
 
 namespace shipd {
@@ -189,6 +191,24 @@ int Serve(const DaemonConfig& config, std::optional<int64_t> test_clock_start) {
     std::cerr << "shipd: " << engine.error().message() << std::endl;
     return kExitError;
   }
+  // Notifications tail the journal on threads of their own (docs/notifications.md).
+  std::unique_ptr<NotificationCursors> cursors;
+  std::unique_ptr<Notifier> notifier;
+  if (!config.notifications.empty()) {
+    auto started = [&]() -> Result<std::unique_ptr<Notifier>> {
+      auto opened = OpenSqliteNotificationCursors(config.DatabasePath().string());
+      if (!opened.ok()) return opened.error();
+      cursors = std::move(opened).value();
+      return StartNotifier(**engine, config.notifications, MakeHttplibHttpClient(), *cursors,
+                           clock);
+    }();
+    if (!started.ok()) {
+      std::cerr << "shipd: notifications: " << started.error().message() << std::endl;
+      (*engine)->Stop();
+      return kExitError;
+    }
+    notifier = std::move(started).value();
+  }
   std::unique_ptr<TagIngestor> ingestor;
   if (!config.repositories.empty()) {
     ingestor = StartTagIngestor(**engine, config.repositories, config.data_dir / "mirrors");
@@ -199,6 +219,11 @@ int Serve(const DaemonConfig& config, std::optional<int64_t> test_clock_start) {
   api_options.threads = config.http_threads;
   api_options.roles = config.roles;
   api_options.test_clock = test_clock.get();
+  if (notifier) {
+    api_options.extra_metrics = [&notifier, &engine](std::string& out) {
+      RenderNotifierMetrics(notifier->Stats(), (*engine)->Snapshot()->last_event_id, out);
+    };
+  }
   auto api = MakeApiServer(**engine, clock, api_options, ingestor.get());
   auto port = api->Bind(listen->first, listen->second);
   if (!port.ok()) {
@@ -220,6 +245,7 @@ int Serve(const DaemonConfig& config, std::optional<int64_t> test_clock_start) {
   });
   api->Run();
   if (ingestor) ingestor->Stop();  // finishes the tag in progress
+  if (notifier) notifier->Stop();  // saves the cursors; what is not sent goes after a restart
   (*engine)->Stop();               // finishes the transaction in progress
   if (waiter.joinable()) {
     // Run() returned without a signal only if the listener failed; wake the waiter.

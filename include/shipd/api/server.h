@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,8 @@ struct ApiOptions {
   size_t max_body_bytes = 1024 * 1024;
   int threads = 32;  // at most a quarter serve event streams (GET /v1/events/stream)
   RoleTable roles = BuiltinRoles();  // what the roles tokens carry grant
+  // Appends more metric families (Prometheus text) to GET /metrics; called on each scrape.
+  std::function<void(std::string&)> extra_metrics;
   // Set when shipd runs with --test-clock: POST /v1/test/clock moves it (admin only). Null: the
   // route does not exist.
   FakeClock* test_clock = nullptr;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "shipd/common/result.h"
+#include "shipd/config/notifications.h"
 #include "shipd/model/permissions.h"
 
 namespace shipd {
@@ -34,6 +35,8 @@ struct DaemonConfig {
   int http_threads = 32;  // a keep-alive connection or an event stream holds a thread
   std::vector<RepositoryConfig> repositories;
   RoleTable roles = BuiltinRoles();  // roles: in shipd.yaml adds to or redefines these
+  // Where chosen journal events are sent (docs/notifications.md).
+  std::vector<NotificationSink> notifications;
 
   std::filesystem::path DatabasePath() const { return data_dir / "shipd.db"; }
 };

@@ -73,6 +73,43 @@ TEST_F(DaemonConfigTest, ErrorsNameFileLineAndColumn) {
       {"roles:\n  Ops: [read]\n", "shipd.yaml:2:3: invalid role name \"Ops\""},
       {"roles:\n  ops: read\n", "shipd.yaml:2:8: role \"ops\" must be a list of permissions"},
       {"roles: [read]\n", "roles must map role names to lists of permissions"},
+      {"notifications: [ops]\n", "shipd.yaml:1:16: notifications must map sink names"},
+      {"notifications:\n  ops: {url: http://h/x, secret_env: HOME}\n",
+       "shipd.yaml:2:8: notification \"ops\": type is required (webhook or slack)"},
+      {"notifications:\n  ops: {type: email, url: http://h/x}\n",
+       "shipd.yaml:2:15: notification \"ops\": unknown type \"email\" (known: webhook, slack)"},
+      {"notifications:\n  ops: {type: slack}\n", "url (or url_env, url_file) is required"},
+      {"notifications:\n  ops: {type: slack, url: hooks.slack.com/x}\n",
+       "shipd.yaml:2:27: notification \"ops\": url must give an http:// or https:// URL"},
+      {"notifications:\n  ops: {type: webhook, url: http://h/x}\n",
+       "shipd.yaml:2:8: notification \"ops\": webhook messages are signed: secret_env or "
+       "secret_file is required"},
+      {"notifications:\n  ops: {type: webhook, url: http://h/x, secret: hunter2}\n",
+       "shipd.yaml:2:41: notification \"ops\": secrets are not kept in the configuration"},
+      {"notifications:\n  ops: {type: webhook, url: http://h/x, secret_env: "
+       "SHIPD_TEST_UNSET_VAR}\n",
+       "environment variable SHIPD_TEST_UNSET_VAR is not set"},
+      {"notifications:\n  chat: {type: slack, url: http://h/x, secret_env: HOME}\n",
+       "slack messages are not signed"},
+      {"notifications:\n  ops:\n    type: slack\n    url: http://h/x\n"
+       "    events: [rollout.started, rollout.sucseeded]\n",
+       "shipd.yaml:5:31: notification \"ops\": unknown event kind \"rollout.sucseeded\" (known: "},
+      {"notifications:\n  ops: {type: slack, url: http://h/x, events: [notification.failed]}\n",
+       "notifications are not sent about notifications"},
+      {"notifications:\n  ops: {type: slack, url: http://h/x, events: [deploy.*]}\n",
+       "unknown event kind prefix \"deploy.*\""},
+      {"notifications:\n  ops: {type: slack, url: http://h/x, events: []}\n",
+       "events must not be empty"},
+      {"notifications:\n  ops: {type: slack, url: http://h/x, timeout: soon}\n",
+       "shipd.yaml:2:48: notification \"ops\": timeout: "},
+      {"notifications:\n  ops: {type: slack, url: http://h/x, max_attempts: 0}\n",
+       "max_attempts must be >= 1"},
+      {"notifications:\n  ops: {type: slack, url: http://h/x, retries: 3}\n",
+       "shipd.yaml:2:39: notification \"ops\": unknown key \"retries\""},
+      {"notifications:\n  Ops: {type: slack, url: http://h/x}\n",
+       "shipd.yaml:2:3: invalid notification name \"Ops\""},
+      {"notifications:\n  ops: {type: slack, url_env: SHIPD_TEST_UNSET_VAR}\n",
+       "environment variable SHIPD_TEST_UNSET_VAR is not set"},
   };
   for (const auto& c : cases) {
     auto config = Load(c.text);
@@ -130,6 +167,65 @@ TEST_F(DaemonConfigTest, RepositoriesReadSecretsFromEnvironmentOrFile) {
   EXPECT_EQ(billing.secret, "from-file");
   EXPECT_EQ(billing.manifest, "deploy/ship.yaml");
   EXPECT_EQ(billing.poll_interval, std::chrono::minutes(1));  // local: polled by default
+}
+
+TEST_F(DaemonConfigTest, NotificationsReadEverySettingAndDefaultTheRest) {
+  ::setenv("SHIPD_TEST_NOTIFY_SECRET", "sign-with-this", 1);
+  std::ofstream(dir_ / "slack.url") << "https://hooks.slack.com/services/T0/B0/x\n";
+  auto config = Load(R"(notifications:
+  ops:
+    type: webhook
+    url: https://hooks.example.com/shipd
+    secret_env: SHIPD_TEST_NOTIFY_SECRET
+    events: [rollout.succeeded, promotion.blocked, train.*]
+    environments: [prod]
+    services: [orders, web]
+    timeout: 5s
+    max_attempts: 8
+    backoff: 250ms
+    max_backoff: 30s
+  chat:
+    type: slack
+    url_file: slack.url
+)");
+  ASSERT_TRUE(config.ok()) << config.error().message();
+  ASSERT_EQ(config->notifications.size(), 2u);
+  const NotificationSink& ops = config->notifications[0];
+  EXPECT_EQ(ops.name, "ops");
+  EXPECT_EQ(ops.type, SinkType::kWebhook);
+  EXPECT_EQ(ops.url, "https://hooks.example.com/shipd");
+  EXPECT_EQ(ops.secret, "sign-with-this");
+  EXPECT_EQ(ops.events,
+            (std::vector<std::string>{"rollout.succeeded", "promotion.blocked", "train.*"}));
+  EXPECT_EQ(ops.environments, std::vector<std::string>{"prod"});
+  EXPECT_EQ(ops.services, (std::vector<std::string>{"orders", "web"}));
+  EXPECT_EQ(ops.timeout, std::chrono::seconds(5));
+  EXPECT_EQ(ops.max_attempts, 8);
+  EXPECT_EQ(ops.backoff, std::chrono::milliseconds(250));
+  EXPECT_EQ(ops.max_backoff, std::chrono::seconds(30));
+  const NotificationSink& chat = config->notifications[1];
+  EXPECT_EQ(chat.type, SinkType::kSlack);
+  EXPECT_EQ(chat.url, "https://hooks.slack.com/services/T0/B0/x");
+  EXPECT_TRUE(chat.secret.empty());
+  EXPECT_EQ(chat.events, DefaultNotificationEvents());
+  EXPECT_TRUE(chat.environments.empty());
+  EXPECT_EQ(chat.max_attempts, 5);
+}
+
+TEST(EventPatterns, MatchKindsPrefixesAndEverythingButNotifications) {
+  EXPECT_TRUE(MatchesEventPatterns({"rollout.succeeded"}, "rollout.succeeded"));
+  EXPECT_FALSE(MatchesEventPatterns({"rollout.succeeded"}, "rollout.started"));
+  EXPECT_TRUE(MatchesEventPatterns({"train.*"}, "train.departed"));
+  EXPECT_FALSE(MatchesEventPatterns({"train.*"}, "trains.departed"));
+  EXPECT_TRUE(MatchesEventPatterns({"*"}, "check.failed"));
+  EXPECT_FALSE(MatchesEventPatterns({"*"}, "notification.failed"));
+  EXPECT_FALSE(MatchesEventPatterns({"notification.failed"}, "notification.failed"));
+  for (const auto& kind : DefaultNotificationEvents()) {
+    EXPECT_TRUE(ValidateEventPattern(kind).ok()) << kind;
+  }
+  EXPECT_TRUE(ValidateEventPattern("rollout.*").ok());
+  EXPECT_FALSE(ValidateEventPattern("notification.*").ok());
+  EXPECT_FALSE(ValidateEventPattern("rollout").ok());
 }
 
 TEST(ParseListenAddress, SplitsHostAndPort) {
