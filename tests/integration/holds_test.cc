@@ -1,5 +1,7 @@
 // Locks and freezes through the daemon: shipctl lock/unlock/freeze/unfreeze, the 409 a held
 // promotion gets, and shipctl status listing them.
+#include <signal.h>
+
 #include "integration/fixture.h"
 
 namespace shipd::testing {
@@ -147,6 +149,96 @@ TEST_F(FrozenPipelinesTest, AWindowRefusesOrMakesTheRolloutWaitAndStatusShowsIt)
   auto status = daemon_.Shipctl({"status"}, viewer_);
   EXPECT_NE(status.out.find("FROZEN"), std::string::npos) << status.out;
   EXPECT_NE(status.out.find("always"), std::string::npos) << status.out;
+}
+
+// shipd on its test clock (--test-clock): holds that end with time, watched as time passes.
+class ClockedHoldsTest : public DaemonTest {
+ protected:
+  ClockedHoldsTest() : DaemonTest(SourceDir() / "tests/data/pipelines/clocked.yaml") {}
+  void SetUp() override {
+    DaemonTest::SetUp();
+    daemon_.Stop(SIGTERM);
+    ASSERT_TRUE(daemon_.Start({"--test-clock", "2026-12-04T10:00Z"})) << daemon_.last_error();
+    ASSERT_EQ(Post("/v1/services", {{"name", "web"}}).first, 201);
+    ASSERT_EQ(Post("/v1/services/web/versions",
+                   {{"version", "1.0.0"}, {"artifact", "registry.example.com/web:1.0.0"}})
+                  .first,
+              201);
+  }
+  void Advance(const std::string& by) {
+    auto [code, body] = Post("/v1/test/clock", {{"advance", by}});
+    ASSERT_EQ(code, 200) << body.dump();
+  }
+  // Long-polls the journal (no sleeping) until promotion `id` has an event of `kind` after
+  // event `after`; returns its id (0 when it did not come within a minute).
+  int64_t WaitForEvent(int64_t id, const std::string& kind, int64_t after = 0) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const json events =
+          Get("/v1/events?after=" + std::to_string(after) + "&limit=1000&wait_ms=5000")
+              .second["events"];
+      for (const auto& event : events) {
+        after = event["id"].get<int64_t>();
+        if (event["kind"] == kind && event["data"].value("promotion", int64_t{0}) == id) {
+          return after;
+        }
+      }
+    }
+    return 0;
+  }
+};
+
+TEST_F(ClockedHoldsTest, AnInFlightRolloutWaitsAtItsWeightDuringAFreezeAndGoesOnAfter) {
+  auto [code, created] =
+      Post("/v1/promotions", {{"service", "web"}, {"version", "1.0.0"}, {"environment", "prod"}});
+  ASSERT_EQ(code, 201) << created.dump();
+  const int64_t id = created["id"];
+  const std::string path = "/v1/promotions/" + std::to_string(id);
+  // At 20 %, pausing ten minutes; meanwhile prod is frozen for two hours.
+  int64_t seen = WaitForEvent(id, "rollout.weight_set");
+  ASSERT_NE(seen, 0);
+  auto frozen = daemon_.Shipctl(
+      {"freeze", "prod", "--until", "2026-12-04T12:00Z", "--reason", "release party"}, admin_);
+  ASSERT_EQ(frozen.exit_code, 0) << frozen.err;
+
+  // The pause ends inside the freeze: the rollout holds 20 % instead of going to 50 %.
+  Advance("10m");
+  seen = WaitForEvent(id, "rollout.frozen", seen);
+  ASSERT_NE(seen, 0) << Get(path).second.dump();
+  json promotion = Get(path).second;
+  EXPECT_EQ(promotion["state"], "waiting");
+  EXPECT_EQ(promotion["progress"]["phase"], "frozen");
+  EXPECT_EQ(promotion["progress"]["weight"], 20);
+  EXPECT_NE(promotion["progress"]["reason"].get<std::string>().find("release party"),
+            std::string::npos)
+      << promotion.dump();
+  auto live = Get("/v1/environments/prod").second["live"];
+  ASSERT_EQ(live.size(), 1u);
+  EXPECT_EQ(live[0]["canary_weight"], 20);
+
+  // An hour in: still frozen. At noon the freeze ends and the rollout goes on to succeed.
+  Advance("1h");
+  EXPECT_EQ(Get(path).second["progress"]["phase"], "frozen");
+  Advance("1h");
+  ASSERT_NE(WaitForEvent(id, "rollout.succeeded", seen), 0) << Get(path).second.dump();
+  live = Get("/v1/environments/prod").second["live"];
+  EXPECT_EQ(live[0]["stable"], "1.0.0");
+}
+
+TEST_F(ClockedHoldsTest, ALockRefusesPromotionsUntilItExpires) {
+  auto locked = daemon_.Shipctl(
+      {"lock", "web", "--env", "prod", "--reason", "INC-4711", "--expires", "2h"}, deployer_);
+  ASSERT_EQ(locked.exit_code, 0) << locked.err;
+  EXPECT_NE(locked.out.find("until 2026-12-04T12:00:00Z"), std::string::npos) << locked.out;
+  const json request = {{"service", "web"}, {"version", "1.0.0"}, {"environment", "prod"}};
+  EXPECT_EQ(Post("/v1/promotions", request).first, 409);
+  Advance("1h59m");
+  EXPECT_EQ(Post("/v1/promotions", request).first, 409);
+  EXPECT_EQ(Get("/v1/locks").second["locks"].size(), 1u);
+  // Expired: gone from the list, and the promotion goes through.
+  Advance("1m");
+  EXPECT_TRUE(Get("/v1/locks").second["locks"].empty());
+  EXPECT_EQ(Post("/v1/promotions", request).first, 201);
 }
 
 }  // namespace
