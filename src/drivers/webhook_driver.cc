@@ -22,18 +22,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-bool Retryable(int status) { return status >= 500 || status == 408 || status == 429; }
-
-// Retry-After in seconds (the HTTP-date form is ignored).
-std::optional<milliseconds> RetryAfter(const HttpResponse& response) {
-  const std::string* value = response.Header("Retry-After");
-  if (value == nullptr || value->empty() || value->size() > 6) return std::nullopt;
-  for (char c : *value) {
-    if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
-  }
-  return milliseconds(std::stoll(*value) * 1000);
-}
-
 Endpoints AnnouncedUrls(const std::string& body) {
   Endpoints urls;
   const auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
@@ -134,14 +122,14 @@ class WebhookDriver final : public DeployDriver {
         states_.Applied(action, ctx, TrimOutput(response->body));
         states_.SetUrls(ctx, AnnouncedUrls(response->body));
         return Ok();
-      } else if (!Retryable(response->status)) {
+      } else if (!response->Retryable()) {
         return Error(ErrorCode::kInvalid, what + ": " + request.url + " answered " +
                                               std::to_string(response->status) + ": " +
                                               TrimOutput(response->body, 1024));
       } else {
         last = "answered " + std::to_string(response->status) + ": " +
                TrimOutput(response->body, 1024);
-        wait = RetryAfter(*response);
+        wait = response->RetryAfter();
       }
       if (attempt == options_.max_attempts) break;
       sleep_(std::min(std::max(backoff, wait.value_or(milliseconds(0))), options_.max_backoff));

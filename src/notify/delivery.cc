@@ -9,17 +9,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-bool Retryable(int status) { return status >= 500 || status == 408 || status == 429; }
-
-std::optional<milliseconds> RetryAfter(const HttpResponse& response) {
-  const std::string* value = response.Header("Retry-After");
-  if (value == nullptr || value->empty() || value->size() > 6) return std::nullopt;
-  for (char c : *value) {
-    if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
-  }
-  return milliseconds(std::stoll(*value) * 1000);
-}
-
 std::string Shorten(const std::string& text, size_t limit = 512) {
   return text.size() <= limit ? text : text.substr(0, limit) + "...";
 }
@@ -44,8 +33,8 @@ DeliveryResult Deliver(const NotificationSink& sink, const HttpRequest& request,
     } else {
       result.error =
           "answered " + std::to_string(response->status) + ": " + Shorten(response->body);
-      if (!Retryable(response->status)) break;
-      asked = RetryAfter(*response);
+      if (!response->Retryable()) break;
+      asked = response->RetryAfter();
     }
     if (attempt == sink.max_attempts) break;
     if (!wait(std::min(std::max(backoff, asked.value_or(milliseconds(0))), sink.max_backoff))) {

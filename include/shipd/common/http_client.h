@@ -8,6 +8,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -47,6 +48,10 @@ struct HttpResponse {
     const auto it = headers.find(name);
     return it == headers.end() ? nullptr : &it->second;
   }
+  // Whether sending the request again may succeed: 5xx, 408 and 429.
+  bool Retryable() const { return status >= 500 || status == 408 || status == 429; }
+  // Retry-After in seconds (the HTTP-date form is ignored); nullopt when absent or unreadable.
+  std::optional<std::chrono::milliseconds> RetryAfter() const;
 };
 
 class HttpClient {
