@@ -121,6 +121,35 @@ bool DayMatches(const CronSchedule& cron, int day_of_month, int day_of_week) {
   return dom || dow;
 }
 
+// The civil minute an instant falls in, in a zone, with what a cron expression looks at.
+struct CivilMinute {
+  int64_t minute_of_day = 0;
+  int minute = 0, hour = 0, day_of_month = 0, month = 0, day_of_week = 0;
+
+  CivilMinute(const Zone& zone, int64_t utc_ms) {
+    const int64_t utc_s = FloorDiv(utc_ms, 1000);
+    const int64_t local_s = utc_s + zone.OffsetAt(utc_s);
+    const int64_t day = FloorDiv(local_s, 86400);
+    minute_of_day = (local_s - day * 86400) / 60;
+    const year_month_day ymd{sys_days{days{day}}};
+    day_of_week = static_cast<int>(((day % 7) + 11) % 7);  // 1970-01-01: Thursday
+    hour = static_cast<int>(minute_of_day / 60);
+    minute = static_cast<int>(minute_of_day % 60);
+    day_of_month = static_cast<int>(static_cast<unsigned>(ymd.day()));
+    month = static_cast<int>(static_cast<unsigned>(ymd.month()));
+  }
+  bool Matches(const CronSchedule& cron) const {
+    return cron.Matches(minute, hour, day_of_month, month, day_of_week);
+  }
+  // Whether no minute of this civil day (or hour) can match: the walks skip it whole.
+  bool DayExcluded(const CronSchedule& cron) const {
+    return !cron.months[static_cast<size_t>(month)] || !DayMatches(cron, day_of_month, day_of_week);
+  }
+  bool HourExcluded(const CronSchedule& cron) const {
+    return !cron.hours[static_cast<size_t>(hour)];
+  }
+};
+
 // The latest minute T <= now with T + duration > now at which the cron matches in the zone's
 // civil time. Walks back minute by minute, skipping local days and hours that cannot match.
 std::optional<int64_t> LatestOpening(const FreezeWindow& window, const Zone& zone, int64_t now_ms) {
@@ -128,21 +157,12 @@ std::optional<int64_t> LatestOpening(const FreezeWindow& window, const Zone& zon
   const int64_t earliest = now_ms - window.duration.count();  // exclusive
   int64_t t = FloorDiv(now_ms, kMinuteMs) * kMinuteMs;
   while (t > earliest) {
-    const int64_t utc_s = FloorDiv(t, 1000);
-    const int64_t local_s = utc_s + zone.OffsetAt(utc_s);
-    const int64_t day = FloorDiv(local_s, 86400);
-    const int64_t minute_of_day = (local_s - day * 86400) / 60;
-    const year_month_day ymd{sys_days{days{day}}};
-    const int day_of_week = static_cast<int>(((day % 7) + 11) % 7);  // 1970-01-01: Thursday
-    const int hour = static_cast<int>(minute_of_day / 60);
-    const int minute = static_cast<int>(minute_of_day % 60);
-    const int dom = static_cast<int>(static_cast<unsigned>(ymd.day()));
-    const int month = static_cast<int>(static_cast<unsigned>(ymd.month()));
-    if (cron.Matches(minute, hour, dom, month, day_of_week)) return t;
-    if (!cron.months[static_cast<size_t>(month)] || !DayMatches(cron, dom, day_of_week)) {
-      t -= (minute_of_day + 1) * kMinuteMs;
-    } else if (!cron.hours[static_cast<size_t>(hour)]) {
-      t -= (minute + 1) * kMinuteMs;
+    const CivilMinute civil(zone, t);
+    if (civil.Matches(cron)) return t;
+    if (civil.DayExcluded(cron)) {
+      t -= (civil.minute_of_day + 1) * kMinuteMs;
+    } else if (civil.HourExcluded(cron)) {
+      t -= (civil.minute + 1) * kMinuteMs;
     } else {
       t -= kMinuteMs;
     }
@@ -157,21 +177,12 @@ std::optional<int64_t> EarliestOpening(const CronSchedule& cron, const Zone& zon
   int64_t t = (FloorDiv(after_ms, kMinuteMs) + 1) * kMinuteMs;
   const int64_t end = after_ms + horizon_days * 86'400'000;
   while (t <= end) {
-    const int64_t utc_s = FloorDiv(t, 1000);
-    const int64_t local_s = utc_s + zone.OffsetAt(utc_s);
-    const int64_t day = FloorDiv(local_s, 86400);
-    const int64_t minute_of_day = (local_s - day * 86400) / 60;
-    const year_month_day ymd{sys_days{days{day}}};
-    const int day_of_week = static_cast<int>(((day % 7) + 11) % 7);  // 1970-01-01: Thursday
-    const int hour = static_cast<int>(minute_of_day / 60);
-    const int minute = static_cast<int>(minute_of_day % 60);
-    const int dom = static_cast<int>(static_cast<unsigned>(ymd.day()));
-    const int month = static_cast<int>(static_cast<unsigned>(ymd.month()));
-    if (cron.Matches(minute, hour, dom, month, day_of_week)) return t;
-    if (!cron.months[static_cast<size_t>(month)] || !DayMatches(cron, dom, day_of_week)) {
-      t += (1440 - minute_of_day) * kMinuteMs;
-    } else if (!cron.hours[static_cast<size_t>(hour)]) {
-      t += (60 - minute) * kMinuteMs;
+    const CivilMinute civil(zone, t);
+    if (civil.Matches(cron)) return t;
+    if (civil.DayExcluded(cron)) {
+      t += (1440 - civil.minute_of_day) * kMinuteMs;
+    } else if (civil.HourExcluded(cron)) {
+      t += (60 - civil.minute) * kMinuteMs;
     } else {
       t += kMinuteMs;
     }
