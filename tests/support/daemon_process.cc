@@ -76,17 +76,6 @@ std::string ReadFileText(const std::filesystem::path& path) {
 std::filesystem::path BinDir() { return SHIPD_BIN_DIR; }
 std::filesystem::path SourceDir() { return SHIPD_SOURCE_DIR; }
 
-TempDir::TempDir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "shipd-test-XXXXXX").string();
-  if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
 CommandResult RunCommand(const std::vector<std::string>& argv,
                          const std::map<std::string, std::string>& env) {
   // Output goes through files, so a chatty child can never block on a full pipe.

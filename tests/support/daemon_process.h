@@ -13,24 +13,14 @@
 #include <utility>
 #include <vector>
 
+#include "support/temp_dir.h"
+
 namespace shipd::testing {
 
 std::filesystem::path BinDir();
 std::filesystem::path SourceDir();
 
 // A directory under /tmp removed with everything in it when destroyed.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
 struct CommandResult {
   int exit_code = -1;
   std::string out;

@@ -10,6 +10,7 @@
 #include "shipd/engine/engine.h"
 #include "shipd/model/manifest.h"
 #include "support/fake_driver.h"
+#include "support/temp_dir.h"
 
 namespace shipd {
 namespace {
@@ -49,11 +50,6 @@ drivers:
 class ApprovalsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("shipd-approvals-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
     Start();
     ASSERT_TRUE(engine_->RegisterService({"orders", "", 0}, requester_).ok());
     for (const char* v : {"1.0.0", "1.1.0"}) {
@@ -65,7 +61,6 @@ class ApprovalsTest : public ::testing::Test {
   void TearDown() override {
     driver_->Release();
     engine_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   void Start(const std::string& pipelines_text = kPipelines) {
@@ -160,7 +155,8 @@ class ApprovalsTest : public ::testing::Test {
   const Actor rm2_{"bob", "127.0.0.1", {"viewer", "release-manager"}};
   const Actor deployer_{"carol", "127.0.0.1", {"deployer"}};
   FakeClock clock_;
-  std::filesystem::path dir_;
+  testing::TempDir temp_;
+  const std::filesystem::path dir_ = temp_.path();
   std::shared_ptr<FakeDriver> driver_ = std::make_shared<FakeDriver>();
   std::unique_ptr<Engine> engine_;
   std::shared_ptr<const State> snapshot_;

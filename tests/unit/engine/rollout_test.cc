@@ -9,6 +9,7 @@
 #include "shipd/engine/engine.h"
 #include "shipd/model/manifest.h"
 #include "support/fake_driver.h"
+#include "support/temp_dir.h"
 
 namespace shipd {
 namespace {
@@ -47,11 +48,6 @@ drivers:
 class RolloutTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("shipd-rollout-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
     Start();
     ASSERT_TRUE(engine_->RegisterService({"orders", "", 0}, actor_).ok());
     for (const char* v : {"1.0.0", "1.1.0", "1.2.0"}) {
@@ -63,7 +59,6 @@ class RolloutTest : public ::testing::Test {
   void TearDown() override {
     driver_->Release();
     engine_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   void Start() {
@@ -176,7 +171,8 @@ class RolloutTest : public ::testing::Test {
 
   const Actor actor_{"ci", "127.0.0.1"};
   FakeClock clock_;
-  std::filesystem::path dir_;
+  testing::TempDir temp_;
+  const std::filesystem::path dir_ = temp_.path();
   std::shared_ptr<FakeDriver> driver_ = std::make_shared<FakeDriver>();
   std::shared_ptr<ScriptedCheck> healthz_ = std::make_shared<ScriptedCheck>();
   std::shared_ptr<ScriptedCheck> errors_ = std::make_shared<ScriptedCheck>();

@@ -6,6 +6,7 @@
 
 #include "shipd/engine/engine.h"
 #include "shipd/model/manifest.h"
+#include "support/temp_dir.h"
 
 namespace shipd {
 namespace {
@@ -22,18 +23,8 @@ drivers:
 
 class StrandEngineTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("shipd-engine-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    Start();
-  }
-  void TearDown() override {
-    engine_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void SetUp() override { Start(); }
+  void TearDown() override { engine_.reset(); }
 
   void Start() {
     auto store = OpenSqliteStore({(dir_ / "shipd.db").string(), ""});
@@ -56,7 +47,8 @@ class StrandEngineTest : public ::testing::Test {
 
   const Actor actor_{"ci", "127.0.0.1"};
   FakeClock clock_;
-  std::filesystem::path dir_;
+  testing::TempDir temp_;
+  const std::filesystem::path dir_ = temp_.path();
   std::unique_ptr<Engine> engine_;
 };
 

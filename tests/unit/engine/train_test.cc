@@ -12,6 +12,7 @@
 #include "shipd/engine/engine.h"
 #include "shipd/model/manifest.h"
 #include "support/fake_driver.h"
+#include "support/temp_dir.h"
 
 namespace shipd {
 namespace {
@@ -35,11 +36,6 @@ drivers:
 class TrainTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("shipd-train-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
     Start();
     for (const char* service : {"users", "billing"}) {
       ASSERT_TRUE(engine_->RegisterService({service, "", 0}, actor_).ok());
@@ -50,7 +46,6 @@ class TrainTest : public ::testing::Test {
   void TearDown() override {
     driver_->Release();
     engine_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   void Start() {
@@ -113,7 +108,8 @@ class TrainTest : public ::testing::Test {
 
   const Actor actor_{"alice", "127.0.0.1"};
   FakeClock clock_{1'800'000'000'000};
-  std::filesystem::path dir_;
+  testing::TempDir temp_;
+  const std::filesystem::path dir_ = temp_.path();
   std::shared_ptr<FakeDriver> driver_ = std::make_shared<FakeDriver>();
   std::unique_ptr<Engine> engine_;
   Train train_;

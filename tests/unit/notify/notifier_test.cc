@@ -9,6 +9,7 @@
 
 #include "fake_http_client.h"
 #include "shipd/common/sha256.h"
+#include "support/temp_dir.h"
 
 namespace shipd {
 namespace {
@@ -28,11 +29,6 @@ drivers:
 class NotifierTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("shipd-notifier-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
     auto store = OpenSqliteStore({(dir_ / "shipd.db").string(), ""});
     ASSERT_TRUE(store.ok()) << store.error().message();
     auto pipelines = ParsePipelines(kPipelines, "test.yaml");
@@ -54,7 +50,6 @@ class NotifierTest : public ::testing::Test {
   void TearDown() override {
     notifier_.reset();
     engine_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   // `http` must outlive the notifier (the tests' clients are locals declared before it stops).
@@ -92,7 +87,8 @@ class NotifierTest : public ::testing::Test {
   }
 
   FakeClock clock_;
-  std::filesystem::path dir_;
+  testing::TempDir temp_;
+  const std::filesystem::path dir_ = temp_.path();
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<NotificationCursors> cursors_;
   NotificationSink sink_;
