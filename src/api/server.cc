@@ -338,6 +338,7 @@ class HttplibApiServer final : public ApiServer {
           }
           json out = VerdictToJson(*verdict);
           out["decision"] = verdict->allowed ? "yes" : "no";
+          AddHoldWarnings(*request, out);
           metrics_.CountVerdict("can-i-deploy", out["decision"]);
           return Reply{200, std::move(out)};
         });
@@ -637,7 +638,53 @@ class HttplibApiServer final : public ApiServer {
           engine_.Urls(deployment["service"].get<std::string>(), env.environment.name));
       if (!urls.empty()) deployment["urls"] = std::move(urls);
     }
+    // What holds promotions into it now (docs/governance.md).
+    out["locks"] = json::array();
+    for (const Hold& hold : engine_.ActiveHolds()) {
+      if (!hold.IsFreeze() && hold.environment == env.environment.name) {
+        out["locks"].push_back(HoldJson(hold));
+      }
+    }
+    out["freeze"] = nullptr;
+    for (const auto& [environment, freeze] : engine_.FreezesInForce()) {
+      if (environment != env.environment.name) continue;
+      out["freeze"] = {{"from", FormatUtc(freeze.from_ms)},
+                       {"until", FormatUtc(freeze.until_ms)},
+                       {"reason", freeze.reason}};
+    }
     return out;
+  }
+
+  // can-i-deploy judges contracts; a lock or a freeze in force would still refuse (or hold) the
+  // promotion now, so the answer says so as warnings (the decision is the gate's).
+  void AddHoldWarnings(const PromotionRequest& request, json& out) const {
+    json& warnings = out["warnings"];
+    for (const Hold& hold : engine_.ActiveHolds()) {
+      if (hold.IsFreeze() || hold.environment != request.environment ||
+          hold.service != request.service) {
+        continue;
+      }
+      std::string message =
+          hold.service + " is locked in " + hold.environment + " by " + hold.owner;
+      if (hold.expires_at) message += " until " + FormatUtc(*hold.expires_at);
+      message += ": " + hold.reason + "; a promotion is refused until it is unlocked";
+      warnings.push_back({{"rule", "locked"},
+                          {"environment", hold.environment},
+                          {"owner", hold.owner},
+                          {"reason", hold.reason},
+                          {"message", std::move(message)}});
+    }
+    for (const auto& [environment, freeze] : engine_.FreezesInForce()) {
+      if (environment != request.environment) continue;
+      std::string message = environment + " is frozen until " + FormatUtc(freeze.until_ms);
+      if (!freeze.reason.empty()) message += ": " + freeze.reason;
+      message += "; a promotion is refused or waits (on_freeze), unless it overrides the freeze";
+      warnings.push_back({{"rule", "frozen"},
+                          {"environment", environment},
+                          {"until", FormatUtc(freeze.until_ms)},
+                          {"reason", freeze.reason},
+                          {"message", std::move(message)}});
+    }
   }
 
   // Where one stream is in the journal. Owned by the stream's content provider.

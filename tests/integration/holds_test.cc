@@ -39,6 +39,18 @@ TEST_F(HoldsTest, LockRefusesPromotionUntilUnlockAndStatusShowsIt) {
   EXPECT_NE(status.out.find("INC-4711 payments"), std::string::npos) << status.out;
   EXPECT_NE(status.out.find(" ci "), std::string::npos) << status.out;  // the owner
 
+  // can-i-deploy judges contracts (yes) and warns that the lock refuses a promotion now; the
+  // environment lists the lock.
+  auto can = Get("/v1/can-i-deploy?service=web&version=1.0.0&environment=dev").second;
+  EXPECT_EQ(can["decision"], "yes");
+  ASSERT_EQ(can["warnings"].size(), 1u) << can.dump();
+  EXPECT_EQ(can["warnings"][0]["rule"], "locked");
+  EXPECT_EQ(can["warnings"][0]["owner"], "ci");
+  auto env = Get("/v1/environments/dev").second;
+  ASSERT_EQ(env["locks"].size(), 1u) << env.dump();
+  EXPECT_EQ(env["locks"][0]["service"], "web");
+  EXPECT_TRUE(env["freeze"].is_null());
+
   auto [code, body] = PromoteWeb("dev");
   EXPECT_EQ(code, 409);
   EXPECT_EQ(body["error"]["code"], "conflict");
@@ -141,6 +153,12 @@ TEST_F(FrozenPipelinesTest, AWindowRefusesOrMakesTheRolloutWaitAndStatusShowsIt)
   auto promotion = Get("/v1/promotions/" + std::to_string(waiting["id"].get<int64_t>())).second;
   EXPECT_EQ(promotion["state"], "waiting");
   EXPECT_EQ(promotion["progress"]["phase"], "frozen");
+
+  auto env = Get("/v1/environments/prod").second;
+  EXPECT_EQ(env["freeze"]["reason"], "always") << env.dump();
+  auto can = daemon_.Shipctl({"can-i-deploy", "web@1.0.0", "--to", "prod"}, viewer_);
+  EXPECT_EQ(can.exit_code, 0) << can.out << can.err;  // the contracts allow it
+  EXPECT_NE(can.out.find("! frozen: prod is frozen until "), std::string::npos) << can.out;
 
   auto in_force = Get("/v1/freezes").second["in_force"];
   ASSERT_EQ(in_force.size(), 2u) << in_force;
