@@ -196,6 +196,27 @@ class HttplibApiServer final : public ApiServer {
                         {"roles", caller.roles},
                         {"permissions", caller.permissions}}};
         });
+    Get("/v1/tokens", "/v1/tokens", "admin", [this](const auto&, const auto&) -> Result<Reply> {
+      auto tokens = engine_.ListTokens();
+      if (!tokens.ok()) return tokens.error();
+      json list = json::array();
+      for (const TokenRecord& token : *tokens) {
+        list.push_back({{"name", token.name},
+                        {"roles", SplitRoles(token.role)},
+                        {"created_at", FormatUtc(token.created_at)}});
+      }
+      return Reply{200, {{"tokens", std::move(list)}}};
+    });
+    Delete(R"(/v1/tokens/([^/]+))", "/v1/tokens/{name}",
+           [this](const httplib::Request& req, const Caller& caller) -> Result<Reply> {
+             if (auto allowed = Require(caller, "admin"); !allowed.ok()) return allowed.error();
+             const std::string name = req.matches[1].str();
+             if (auto revoked = engine_.RevokeToken(name, caller.actor); !revoked.ok()) {
+               return revoked.error();
+             }
+             ForgetToken(name);
+             return Reply{200, {{"revoked", name}}};
+           });
     Get("/metrics", "/metrics", "read", [this](const auto&, const auto&) -> Result<Reply> {
       return Reply::Text(RenderMetrics(), "text/plain; version=0.0.4");
     });
@@ -1187,19 +1208,32 @@ class HttplibApiServer final : public ApiServer {
     return Require(caller, permission);
   }
 
-  // Tokens are immutable once created, so found ones are cached; misses ask the store so that a
-  // token created by `shipd token create` while the daemon runs works at once.
+  // Found tokens are cached for a few seconds; misses ask the store, so a token created by
+  // `shipd token create` while the daemon runs works at once. Revoking through the API drops the
+  // token from the cache at once; `shipd token revoke` (another process) within kTokenCacheTtl.
+  static constexpr std::chrono::seconds kTokenCacheTtl{5};
   Result<std::optional<TokenRecord>> LookupToken(const std::string& hash) {
+    const auto now = std::chrono::steady_clock::now();
     {
       std::lock_guard lock(tokens_mutex_);
       auto it = tokens_.find(hash);
-      if (it != tokens_.end()) return std::optional<TokenRecord>(it->second);
+      if (it != tokens_.end() && now - it->second.second < kTokenCacheTtl) {
+        return std::optional<TokenRecord>(it->second.first);
+      }
     }
     auto found = engine_.FindToken(hash);
-    if (!found.ok() || !found->has_value()) return found;
     std::lock_guard lock(tokens_mutex_);
-    tokens_.emplace(hash, **found);
+    if (!found.ok() || !found->has_value()) {
+      tokens_.erase(hash);
+      return found;
+    }
+    tokens_.insert_or_assign(hash, std::pair{**found, now});
     return found;
+  }
+
+  void ForgetToken(const std::string& name) {
+    std::lock_guard lock(tokens_mutex_);
+    std::erase_if(tokens_, [&](const auto& entry) { return entry.second.first.name == name; });
   }
 
   Result<json> ParseBody(const httplib::Request& req) {
@@ -1414,7 +1448,9 @@ class HttplibApiServer final : public ApiServer {
   std::atomic<bool> run_returned_ = false;
   HttpMetrics metrics_;
   std::mutex tokens_mutex_;
-  std::unordered_map<std::string, TokenRecord> tokens_;
+  // By token hash: the record and when it was read.
+  std::unordered_map<std::string, std::pair<TokenRecord, std::chrono::steady_clock::time_point>>
+      tokens_;
   std::mutex streams_mutex_;
   std::condition_variable streams_done_;
   int open_streams_ = 0;  // event streams being served

@@ -913,6 +913,35 @@ int Main(int argc, char** argv) {
   }
 
   // audit verify
+  // token list / token revoke NAME (admin)
+  auto* token_cmd = app.add_subcommand("token", "API tokens (admin): list them, revoke one");
+  token_cmd->require_subcommand(1);
+  auto* token_list = token_cmd->add_subcommand("list", "every token's name, roles and age");
+  token_list->callback([&] {
+    auto reply = Call(api().Get("/v1/tokens"), &exit_code);
+    if (!reply) return;
+    if (globals.json()) return PrintJson(*reply);
+    Table table({"TOKEN", "ROLES", "CREATED"});
+    for (const auto& t : (*reply)["tokens"]) {
+      std::string roles;
+      for (const auto& role : t["roles"]) {
+        roles += (roles.empty() ? "" : ", ") + role.get<std::string>();
+      }
+      table.AddRow({t.value("name", std::string()), roles, t.value("created_at", std::string())});
+    }
+    table.Print(std::cout);
+  });
+  auto* token_revoke =
+      token_cmd->add_subcommand("revoke", "revoke a token: it stops working at once");
+  std::string revoke_name;
+  token_revoke->add_option("name", revoke_name, "token name")->required();
+  token_revoke->callback([&] {
+    auto reply = Call(api().Delete("/v1/tokens/" + UrlEncode(revoke_name)), &exit_code);
+    if (!reply) return;
+    if (globals.json()) return PrintJson(*reply);
+    std::cout << "token " << revoke_name << " revoked\n";
+  });
+
   // train create|board|leave|depart|status|list
   auto* train =
       app.add_subcommand("train", "release trains: versions that travel a route together");

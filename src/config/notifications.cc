@@ -221,6 +221,7 @@ const std::vector<std::string>& KnownEventKinds() {
                                                   "tag.ignored",
                                                   "tag.moved",
                                                   "token.created",
+                                                  "token.revoked",
                                                   "train.arrived",
                                                   "train.boarded",
                                                   "train.boarding_refused",

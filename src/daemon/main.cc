@@ -77,6 +77,39 @@ Result<std::unique_ptr<Store>> OpenStore(const DaemonConfig& config) {
 
 // `role_args` are --role values, each one role or a comma list; the token carries them all. The
 // roles are checked against the built-in ones and those of shipd.yaml (when --config is given).
+int ListTokens(const DaemonConfig& config) {
+  auto store = OpenStore(config);
+  if (!store.ok()) {
+    std::cerr << "shipd: " << store.error().message() << "\n";
+    return kExitError;
+  }
+  auto tokens = (*store)->ListTokens();
+  if (!tokens.ok()) {
+    std::cerr << "shipd: " << tokens.error().message() << "\n";
+    return kExitError;
+  }
+  for (const TokenRecord& token : *tokens) {
+    std::cout << token.name << "\t" << token.role << "\t" << FormatUtc(token.created_at) << "\n";
+  }
+  return kExitOk;
+}
+
+int RevokeToken(const DaemonConfig& config, const std::string& name) {
+  auto store = OpenStore(config);
+  if (!store.ok()) {
+    std::cerr << "shipd: " << store.error().message() << "\n";
+    return kExitError;
+  }
+  SystemClock clock;
+  Event event{0, clock.NowMs(), "cli", "token.revoked", name, "{}"};
+  if (auto deleted = (*store)->DeleteToken(name, {event}); !deleted.ok()) {
+    std::cerr << "shipd: " << deleted.error().message() << "\n";
+    return deleted.error().code() == ErrorCode::kNotFound ? kExitUsage : kExitError;
+  }
+  std::cout << "token " << name << " revoked\n";
+  return kExitOk;
+}
+
 int CreateToken(const DaemonConfig& config, const std::string& name,
                 const std::vector<std::string>& role_args) {
   std::vector<std::string> roles;
@@ -288,6 +321,11 @@ int main(int argc, char** argv) {
                    "admin, deployer, viewer or a role of shipd.yaml; repeat it or give a comma "
                    "list for several")
       ->required();
+  auto* list = token->add_subcommand("list", "list tokens: name, roles, created");
+  auto* revoke = token->add_subcommand(
+      "revoke", "delete a token (a running shipd stops accepting it within 5 seconds)");
+  std::string revoke_name;
+  revoke->add_option("name", revoke_name, "token name")->required();
   token->require_subcommand(1);
 
   CLI11_PARSE(app, argc, argv);
@@ -309,6 +347,8 @@ int main(int argc, char** argv) {
 
   shipd::SetUpLogging(config);
   if (*create) return shipd::CreateToken(config, token_name, token_roles);
+  if (*list) return shipd::ListTokens(config);
+  if (*revoke) return shipd::RevokeToken(config, revoke_name);
   std::optional<int64_t> test_clock_start;
   if (!test_clock.empty()) {
     auto start = shipd::ParseUtc(test_clock);

@@ -626,6 +626,26 @@ class StrandEngine final : public Engine, private RolloutHost, private TrainHost
     return store_->FindToken(sha256_hex);
   }
 
+  Result<std::vector<TokenRecord>> ListTokens() override {
+    return RunOnStrand<std::vector<TokenRecord>>([&]() -> Result<std::vector<TokenRecord>> {
+      auto tokens = store_->ListTokens();
+      if (!tokens.ok()) return tokens.error();
+      for (auto& token : *tokens) token.sha256_hex.clear();
+      return tokens;
+    });
+  }
+
+  Status RevokeToken(const std::string& name, const Actor& actor) override {
+    auto done = RunOnStrand<bool>([&]() -> Result<bool> {
+      auto ids = store_->DeleteToken(name, {MakeEvent(actor, "token.revoked", name, {})});
+      if (!ids.ok()) return ids.error();
+      PublishEventId(ids->back());
+      return true;
+    });
+    if (!done.ok()) return done.error();
+    return Ok();
+  }
+
   void Stop() override {
     {
       std::lock_guard lock(snapshot_mutex_);

@@ -745,6 +745,32 @@ class SqliteStore final : public Store {
     return Ok();
   }
 
+  Result<std::vector<TokenRecord>> ListTokens() override {
+    return Guarded("listing tokens", [&]() -> Result<std::vector<TokenRecord>> {
+      std::vector<TokenRecord> tokens;
+      SQLite::Statement rows(db_,
+                             "SELECT name, sha256, role, created_at FROM tokens ORDER BY name");
+      while (rows.executeStep()) {
+        tokens.push_back({rows.getColumn(0).getString(), rows.getColumn(1).getString(),
+                          rows.getColumn(2).getString(), rows.getColumn(3).getInt64()});
+      }
+      return tokens;
+    });
+  }
+
+  Result<std::vector<int64_t>> DeleteToken(const std::string& name,
+                                           const std::vector<Event>& events) override {
+    bool missing = false;
+    auto ids = Mutate("revoking token " + name, events, [&] {
+      SQLite::Statement remove(db_, "DELETE FROM tokens WHERE name = ?");
+      Run(remove, name);
+      missing = db_.getChanges() == 0;
+      if (missing) throw std::runtime_error("no such token");  // rolls the events back
+    });
+    if (missing) return Error(ErrorCode::kNotFound, "no token is named \"" + name + "\"");
+    return ids;
+  }
+
   Result<std::optional<TokenRecord>> FindToken(const std::string& sha256_hex) override {
     return Guarded("looking up a token", [&]() -> Result<std::optional<TokenRecord>> {
       std::lock_guard<std::mutex> lock(read_mu_);

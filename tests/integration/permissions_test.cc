@@ -2,6 +2,8 @@
 // every representative route answers 403 naming the permission a role lacks and 2xx where the
 // role grants it; `shipd token create` refuses unknown roles; shipctl whoami shows a token's
 // roles and permissions. Pipelines: tests/data/pipelines/permissions.yaml.
+#include <signal.h>
+
 #include <fstream>
 #include <set>
 
@@ -196,6 +198,44 @@ TEST_F(PermissionsTest, TokenCreateRefusesUnknownRoles) {
   auto [status, me] = Get("/v1/whoami", token);
   ASSERT_EQ(status, 200) << me.dump();
   EXPECT_EQ(me["roles"], json::array({"viewer", "stager"}));
+}
+
+TEST_F(PermissionsTest, AnAdminListsAndRevokesTokensAndARevokedTokenStopsWorkingAtOnce) {
+  auto listed = daemon_.Shipctl({"token", "list"}, admin_);
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find("stager "), std::string::npos) << listed.out;
+  auto [code, tokens] = Get("/v1/tokens", admin_);
+  ASSERT_EQ(code, 200);
+  ASSERT_EQ(tokens["tokens"].size(), 6u) << tokens.dump();
+  for (const auto& token : tokens["tokens"]) {
+    EXPECT_FALSE(token.contains("sha256")) << token.dump();  // hashes never leave the store
+  }
+  ExpectForbidden(Get("/v1/tokens", stager_), "admin");
+  EXPECT_EQ(daemon_.Shipctl({"token", "revoke", "dashboard"}, stager_).exit_code, 3);
+
+  // The stager's token works, is revoked, and the very next request is refused.
+  ASSERT_EQ(Get("/v1/whoami", stager_).first, 200);
+  auto revoked = daemon_.Shipctl({"token", "revoke", "stager"}, admin_);
+  ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
+  EXPECT_EQ(revoked.out, "token stager revoked\n");
+  EXPECT_EQ(Get("/v1/whoami", stager_).first, 401);
+  EXPECT_EQ(daemon_.Shipctl({"token", "revoke", "stager"}, admin_).exit_code, 3);  // gone
+  bool recorded = false;
+  const json events = Get("/v1/events?limit=1000", admin_).second["events"];
+  for (const auto& event : events) {
+    if (event["kind"] == "token.revoked" && event["subject"] == "stager") recorded = true;
+  }
+  EXPECT_TRUE(recorded);
+  EXPECT_EQ(daemon_.Shipctl({"audit", "verify"}, viewer_).exit_code, 0);
+
+  // Offline: `shipd token revoke` against the data directory while the daemon is stopped.
+  daemon_.Stop(SIGTERM);
+  auto offline = RunCommand({(BinDir() / "shipd").string(), "--data", daemon_.data_dir().string(),
+                             "token", "revoke", "dashboard"});
+  EXPECT_EQ(offline.exit_code, 0) << offline.err;
+  ASSERT_TRUE(daemon_.Start({"--config", config_.string()})) << daemon_.last_error();
+  EXPECT_EQ(Get("/v1/whoami", viewer_).first, 401);
+  EXPECT_EQ(Get("/v1/whoami", admin_).first, 200);
 }
 
 }  // namespace

@@ -241,6 +241,10 @@ class Engine {
                                        const std::string& api) = 0;
   // Thread-safe token lookup by SHA-256 of the token text.
   virtual Result<std::optional<TokenRecord>> FindToken(const std::string& sha256_hex) = 0;
+  // Every token (without hashes), by name.
+  virtual Result<std::vector<TokenRecord>> ListTokens() = 0;
+  // Deletes the token, recorded as token.revoked; kNotFound for an unknown name.
+  virtual Status RevokeToken(const std::string& name, const Actor& actor) = 0;
 
   // Finishes the mutation in progress, then stops accepting new ones.
   virtual void Stop() = 0;

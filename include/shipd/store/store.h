@@ -158,6 +158,11 @@ class Store {
   virtual Result<ChainVerification> VerifyChain(const ChainAnchor& anchor) = 0;
 
   virtual Status InsertToken(const TokenRecord& token, const std::vector<Event>& events) = 0;
+  // Every token, by name (hashes included: callers showing them must leave them out).
+  virtual Result<std::vector<TokenRecord>> ListTokens() = 0;
+  // Deletes the token of that name with `events`; kNotFound when there is none.
+  virtual Result<std::vector<int64_t>> DeleteToken(const std::string& name,
+                                                   const std::vector<Event>& events) = 0;
   // Thread-safe (own connection). nullopt when no token has that hash.
   virtual Result<std::optional<TokenRecord>> FindToken(const std::string& sha256_hex) = 0;
 };
