@@ -86,11 +86,10 @@ Rollouts::Rollouts(RolloutHost& host, const Pipelines& pipelines, RolloutDeps de
       clock_(clock),
       strand_(std::move(strand)),
       workers_(std::max<size_t>(1, deps_.workers)),
-      wake_(strand_) {
+      wake_(clock_, strand_, [this] { OnWake(); }) {
   for (const auto& [name, driver] : deps_.drivers) {
     if (driver) traffic_.emplace(name, std::make_unique<DriverTraffic>(driver));
   }
-  clock_watch_ = clock_.Watch([this] { boost::asio::post(strand_, [this] { OnWake(); }); });
 }
 
 Rollouts::~Rollouts() { Shutdown(); }
@@ -98,8 +97,7 @@ Rollouts::~Rollouts() { Shutdown(); }
 void Rollouts::Shutdown() {
   if (stopping_) return;
   stopping_ = true;
-  clock_.Unwatch(clock_watch_);
-  wake_.cancel();
+  wake_.Stop();
   workers_.join();  // operations in flight finish; their results are ignored
 }
 
@@ -991,16 +989,7 @@ void Rollouts::AddTimer(TimeMs at, const Runtime& r, TimerKind kind, std::string
 
 void Rollouts::ArmWake() {
   if (stopping_) return;
-  if (timers_.empty()) {
-    wake_.cancel();
-    return;
-  }
-  const int64_t delay = std::max<int64_t>(0, timers_.begin()->first - clock_.NowMs());
-  // Capped, so a wall clock that jumps (or a fake clock that stands still) is re-read.
-  wake_.expires_after(milliseconds(std::min<int64_t>(delay, 1000)));
-  wake_.async_wait(boost::asio::bind_executor(strand_, [this](boost::system::error_code ec) {
-    if (!ec) OnWake();
-  }));
+  wake_.Arm(timers_.empty() ? std::nullopt : std::optional<TimeMs>(timers_.begin()->first));
 }
 
 void Rollouts::OnWake() {

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <deque>
@@ -17,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "clock_wake.h"
 #include "shipd/engine/engine.h"
 
 namespace shipd {
@@ -149,8 +149,7 @@ class Rollouts {
   const Clock& clock_;
   Strand strand_;
   boost::asio::thread_pool workers_;
-  boost::asio::steady_timer wake_;
-  int clock_watch_ = 0;
+  ClockWake wake_;
   bool stopping_ = false;
 
   std::map<int64_t, std::unique_ptr<Runtime>> active_;  // not terminal, by id

@@ -123,17 +123,14 @@ Trains::Trains(TrainHost& host, const Pipelines& pipelines, const Clock& clock, 
       pipelines_(pipelines),
       clock_(clock),
       strand_(std::move(strand)),
-      wake_(strand_) {
-  clock_watch_ = clock_.Watch([this] { boost::asio::post(strand_, [this] { OnWake(); }); });
-}
+      wake_(clock_, strand_, [this] { OnWake(); }) {}
 
 Trains::~Trains() { Shutdown(); }
 
 void Trains::Shutdown() {
   if (stopping_) return;
   stopping_ = true;
-  clock_.Unwatch(clock_watch_);
-  wake_.cancel();
+  wake_.Stop();
 }
 
 std::optional<TimeMs> NextDeparture(const Train& train, TimeMs after) {
@@ -890,13 +887,8 @@ void Trains::AddTimer(TimeMs at, const std::string& train) {
 }
 
 void Trains::ArmWake() {
-  if (stopping_ || timers_.empty()) return;
-  const int64_t delay = std::max<int64_t>(0, timers_.begin()->first - clock_.NowMs());
-  // Capped, so a wall clock that jumps (or a fake clock that stands still) is re-read.
-  wake_.expires_after(milliseconds(std::min<int64_t>(delay, 1000)));
-  wake_.async_wait(boost::asio::bind_executor(strand_, [this](boost::system::error_code ec) {
-    if (!ec) OnWake();
-  }));
+  if (stopping_) return;
+  wake_.Arm(timers_.empty() ? std::nullopt : std::optional<TimeMs>(timers_.begin()->first));
 }
 
 void Trains::OnWake() {

@@ -7,7 +7,6 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <map>
 #include <memory>
@@ -17,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "clock_wake.h"
 #include "shipd/engine/engine.h"
 
 namespace shipd {
@@ -111,8 +111,7 @@ class Trains {
   const Pipelines& pipelines_;
   const Clock& clock_;
   Strand strand_;
-  boost::asio::steady_timer wake_;
-  int clock_watch_ = 0;
+  ClockWake wake_;
   bool stopping_ = false;
 
   mutable std::mutex mutex_;  // guards trains_ for readers on other threads; written on the strand
