@@ -17,6 +17,7 @@
 #include "shipd/engine/engine.h"
 #include "shipd/model/manifest.h"
 #include "support/fake_driver.h"
+#include "support/test_engine.h"
 
 namespace {
 
@@ -40,14 +41,11 @@ int Run(int cars) {
   std::string pattern = (std::filesystem::temp_directory_path() / "train-bench-XXXXXX").string();
   if (mkdtemp(pattern.data()) == nullptr) return 3;
   const std::filesystem::path dir = pattern;
-  auto store = shipd::OpenSqliteStore({(dir / "shipd.db").string(), ""});
-  auto pipelines = shipd::ParsePipelines(kPipelines, "bench.yaml");
-  if (!store.ok() || !pipelines.ok()) return 3;
   shipd::SystemClock clock;
   shipd::RolloutDeps deps;
   deps.drivers["fake"] = std::make_shared<shipd::testing::FakeDriver>(false);
   deps.workers = 8;
-  auto engine = shipd::StartEngine(std::move(store).value(), *pipelines, clock, std::move(deps));
+  auto engine = shipd::testing::StartTestEngine(dir, kPipelines, clock, std::move(deps));
   if (!engine.ok()) {
     std::fprintf(stderr, "%s\n", engine.error().message().c_str());
     return 3;

@@ -11,6 +11,7 @@
 #include "shipd/model/manifest.h"
 #include "support/fake_driver.h"
 #include "support/temp_dir.h"
+#include "support/test_engine.h"
 
 namespace shipd {
 namespace {
@@ -64,13 +65,9 @@ class ApprovalsTest : public ::testing::Test {
   }
 
   void Start(const std::string& pipelines_text = kPipelines) {
-    auto store = OpenSqliteStore({(dir_ / "shipd.db").string(), ""});
-    ASSERT_TRUE(store.ok()) << store.error().message();
-    auto pipelines = ParsePipelines(pipelines_text, "test.yaml");
-    ASSERT_TRUE(pipelines.ok()) << pipelines.error().message();
     RolloutDeps deps;
     deps.drivers["fake"] = driver_;
-    auto engine = StartEngine(std::move(store).value(), *pipelines, clock_, std::move(deps));
+    auto engine = testing::StartTestEngine(dir_, pipelines_text, clock_, std::move(deps));
     ASSERT_TRUE(engine.ok()) << engine.error().message();
     engine_ = std::move(engine).value();
   }

@@ -7,6 +7,7 @@
 #include "shipd/engine/engine.h"
 #include "shipd/model/manifest.h"
 #include "support/temp_dir.h"
+#include "support/test_engine.h"
 
 namespace shipd {
 namespace {
@@ -27,11 +28,7 @@ class StrandEngineTest : public ::testing::Test {
   void TearDown() override { engine_.reset(); }
 
   void Start() {
-    auto store = OpenSqliteStore({(dir_ / "shipd.db").string(), ""});
-    ASSERT_TRUE(store.ok()) << store.error().message();
-    auto pipelines = ParsePipelines(kPipelines, "test.yaml");
-    ASSERT_TRUE(pipelines.ok()) << pipelines.error().message();
-    auto engine = StartEngine(std::move(store).value(), *pipelines, clock_);
+    auto engine = testing::StartTestEngine(dir_, kPipelines, clock_);
     ASSERT_TRUE(engine.ok()) << engine.error().message();
     engine_ = std::move(engine).value();
   }

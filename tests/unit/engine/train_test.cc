@@ -13,6 +13,7 @@
 #include "shipd/model/manifest.h"
 #include "support/fake_driver.h"
 #include "support/temp_dir.h"
+#include "support/test_engine.h"
 
 namespace shipd {
 namespace {
@@ -49,13 +50,9 @@ class TrainTest : public ::testing::Test {
   }
 
   void Start() {
-    auto store = OpenSqliteStore({(dir_ / "shipd.db").string(), ""});
-    ASSERT_TRUE(store.ok()) << store.error().message();
-    auto pipelines = ParsePipelines(kPipelines, "test.yaml");
-    ASSERT_TRUE(pipelines.ok()) << pipelines.error().message();
     RolloutDeps deps;
     deps.drivers["fake"] = driver_;
-    auto engine = StartEngine(std::move(store).value(), *pipelines, clock_, std::move(deps));
+    auto engine = testing::StartTestEngine(dir_, kPipelines, clock_, std::move(deps));
     ASSERT_TRUE(engine.ok()) << engine.error().message();
     engine_ = std::move(engine).value();
   }

@@ -10,6 +10,7 @@
 #include "fake_http_client.h"
 #include "shipd/common/sha256.h"
 #include "support/temp_dir.h"
+#include "support/test_engine.h"
 
 namespace shipd {
 namespace {
@@ -29,11 +30,7 @@ drivers:
 class NotifierTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = OpenSqliteStore({(dir_ / "shipd.db").string(), ""});
-    ASSERT_TRUE(store.ok()) << store.error().message();
-    auto pipelines = ParsePipelines(kPipelines, "test.yaml");
-    ASSERT_TRUE(pipelines.ok()) << pipelines.error().message();
-    auto engine = StartEngine(std::move(store).value(), *pipelines, clock_);
+    auto engine = testing::StartTestEngine(dir_, kPipelines, clock_);
     ASSERT_TRUE(engine.ok()) << engine.error().message();
     engine_ = std::move(engine).value();
     auto cursors = OpenSqliteNotificationCursors((dir_ / "shipd.db").string());
