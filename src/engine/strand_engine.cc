@@ -395,62 +395,60 @@ class StrandEngine final : public Engine, private RolloutHost, private TrainHost
   // Promote, on the strand. `train` (a car's train and trip) rides in the rollout.created event.
   Result<PromotionOutcome> PromoteOnStrand(const PromotionRequest& request, const Actor& actor,
                                            const nlohmann::json& train) {
-    {
-      auto state = Snapshot();
-      auto resolved = Resolve(*state, request);
-      if (!resolved.ok()) return resolved.error();
-      const Version& version = *resolved->version;
-      const EnvironmentState& env = *resolved->environment;
-      const std::string label = version.service + "@" + version.version.ToString();
-      if (auto held = Held(*state, version.service, env.environment.name, request.override_freeze);
-          !held.ok()) {
-        // Refused before the gate is asked: an operator's hold is not a contract verdict.
-        nlohmann::json refused = {{"environment", env.environment.name},
-                                  {"reason", held.error().message()}};
-        auto ids = store_->AppendEvents({MakeEvent(actor, "promotion.refused", label, refused)});
-        if (!ids.ok()) return ids.error();
-        PublishEventId(ids->back());
-        return held.error();
-      }
-      PromotionOutcome outcome;
-      outcome.verdict = Evaluate(*state, *resolved, request.override_reason);
-      const nlohmann::json verdict_json = VerdictToJson(outcome.verdict);
-      nlohmann::json data = {{"environment", env.environment.name}, {"verdict", verdict_json}};
-      if (!request.override_reason.empty()) data["override_reason"] = request.override_reason;
-      if (request.override_freeze) {
-        data["override_freeze"] = FreezeOverride(*state, request, actor);
-      }
+    auto state = Snapshot();
+    auto resolved = Resolve(*state, request);
+    if (!resolved.ok()) return resolved.error();
+    const Version& version = *resolved->version;
+    const EnvironmentState& env = *resolved->environment;
+    const std::string label = version.service + "@" + version.version.ToString();
+    if (auto held = Held(*state, version.service, env.environment.name, request.override_freeze);
+        !held.ok()) {
+      // Refused before the gate is asked: an operator's hold is not a contract verdict.
+      nlohmann::json refused = {{"environment", env.environment.name},
+                                {"reason", held.error().message()}};
+      auto ids = store_->AppendEvents({MakeEvent(actor, "promotion.refused", label, refused)});
+      if (!ids.ok()) return ids.error();
+      PublishEventId(ids->back());
+      return held.error();
+    }
+    PromotionOutcome outcome;
+    outcome.verdict = Evaluate(*state, *resolved, request.override_reason);
+    const nlohmann::json verdict_json = VerdictToJson(outcome.verdict);
+    nlohmann::json data = {{"environment", env.environment.name}, {"verdict", verdict_json}};
+    if (!request.override_reason.empty()) data["override_reason"] = request.override_reason;
+    if (request.override_freeze) {
+      data["override_freeze"] = FreezeOverride(*state, request, actor);
+    }
 
-      if (!outcome.verdict.allowed) {
-        // Blocked is a verdict, not a rollout; the journal still records who asked.
-        auto ids = store_->AppendEvents({MakeEvent(actor, "promotion.blocked", label, data)});
-        if (!ids.ok()) return ids.error();
-        PublishEventId(ids->back());
-        return outcome;
-      }
-
-      if (auto runnable = rollouts_->CanRun(env.environment.name); !runnable.ok()) {
-        return runnable.error();
-      }
-      const TimeMs now = clock_.NowMs();
-      Promotion promotion;
-      promotion.id = state->last_promotion_id + 1;
-      promotion.service = version.service;
-      promotion.version = version.version;
-      promotion.environment = env.environment.name;
-      promotion.requested_by = actor.name;
-      promotion.override_reason = request.override_reason;
-      if (request.override_freeze) {
-        promotion.progress.override_freeze_reason = request.override_freeze_reason;
-      }
-      promotion.verdict = verdict_json.dump();
-      promotion.created_at = promotion.updated_at = now;
-      if (train.is_object()) data.update(train);
-      auto created = rollouts_->Create(std::move(promotion), std::move(data), actor);
-      if (!created.ok()) return created.error();
-      outcome.promotion = std::move(*created);
+    if (!outcome.verdict.allowed) {
+      // Blocked is a verdict, not a rollout; the journal still records who asked.
+      auto ids = store_->AppendEvents({MakeEvent(actor, "promotion.blocked", label, data)});
+      if (!ids.ok()) return ids.error();
+      PublishEventId(ids->back());
       return outcome;
     }
+
+    if (auto runnable = rollouts_->CanRun(env.environment.name); !runnable.ok()) {
+      return runnable.error();
+    }
+    const TimeMs now = clock_.NowMs();
+    Promotion promotion;
+    promotion.id = state->last_promotion_id + 1;
+    promotion.service = version.service;
+    promotion.version = version.version;
+    promotion.environment = env.environment.name;
+    promotion.requested_by = actor.name;
+    promotion.override_reason = request.override_reason;
+    if (request.override_freeze) {
+      promotion.progress.override_freeze_reason = request.override_freeze_reason;
+    }
+    promotion.verdict = verdict_json.dump();
+    promotion.created_at = promotion.updated_at = now;
+    if (train.is_object()) data.update(train);
+    auto created = rollouts_->Create(std::move(promotion), std::move(data), actor);
+    if (!created.ok()) return created.error();
+    outcome.promotion = std::move(*created);
+    return outcome;
   }
 
   Result<std::vector<Promotion>> ListPromotions(const PromotionFilter& filter) override {
