@@ -417,18 +417,18 @@ std::vector<std::shared_ptr<const Version>> Trains::Order(std::vector<TrainCar>&
     if (const EnvironmentState* env = state.FindEnvironment(name)) environments.push_back(env);
   }
   while (!pending.empty()) {
+    // The prefix's own verdict per environment, judged once per step and only when needed.
+    std::vector<std::optional<Verdict>> before(environments.size());
     std::optional<size_t> take;
     for (size_t k = 0; k < pending.size() && !take; ++k) {
       auto candidate = prefix;
       candidate.push_back(versions[pending[k]]);
       bool fits = true;
-      for (const EnvironmentState* env : environments) {
-        Verdict after = host_.EvaluateSet(state, candidate, *env);
+      for (size_t e = 0; e < environments.size() && fits; ++e) {
+        Verdict after = host_.EvaluateSet(state, candidate, *environments[e]);
         if (after.allowed) continue;
-        if (!NewReasons(host_.EvaluateSet(state, prefix, *env), std::move(after)).allowed) {
-          fits = false;
-          break;
-        }
+        if (!before[e]) before[e] = host_.EvaluateSet(state, prefix, *environments[e]);
+        fits = NewReasons(*before[e], std::move(after)).allowed;
       }
       if (fits) take = k;
     }
